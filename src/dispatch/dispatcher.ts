@@ -1,0 +1,277 @@
+/**
+ * The delivery worker: claims due deliveries from the store under a lease, sends them, and
+ * records every attempt. Nothing about a delivery's future lives in memory: a retry is a row
+ * with a later next_attempt_at, and a lease left by a crashed worker expires and makes its
+ * delivery due again. The only in-memory state is what is in flight right now.
+ *
+ * Isolation: each webhook has its own cap on in-flight requests (maxConcurrency). A webhook at
+ * its cap is excluded from the claim query, so a hanging receiver holds only its own slots;
+ * the global cap bounds memory.
+ *
+ * Batching: claims take up to `claimBatch` deliveries per transaction, and attempt records are
+ * committed together, once per turn of the event loop, however many responses arrived in it.
+ */
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
+import { uuidv7 } from "../domain/ids.js";
+import type { Attempt, Webhook } from "../domain/types.js";
+import type { AttemptOutcome, DueDelivery, Store } from "../store/store.js";
+import { buildRequest, redactRequestHeaders } from "./build-request.js";
+import { decideOutcome } from "./decide-outcome.js";
+import type { Sender } from "./send-request.js";
+import type { WebhookCache } from "./webhook-cache.js";
+import { DEFAULT_MAX_CONCURRENCY } from "../domain/webhook-input.js";
+
+export interface DispatchOptions {
+  /** Most requests in flight in this process, across all webhooks. */
+  maxInFlight: number;
+  /** Most deliveries claimed in one transaction. */
+  claimBatch: number;
+  /** How often an idle worker looks for due work it was not woken for (retries coming due, other processes). */
+  pollIntervalMs: number;
+  /** How often expired leases are released. */
+  leaseCheckIntervalMs: number;
+  /** Added to a webhook's timeout to make its lease: a worker alive past this is presumed dead. */
+  leaseMarginMs: number;
+}
+
+export const DEFAULT_DISPATCH_OPTIONS: DispatchOptions = {
+  maxInFlight: 1_000,
+  claimBatch: 256,
+  pollIntervalMs: 250,
+  leaseCheckIntervalMs: 5_000,
+  leaseMarginMs: 30_000,
+};
+
+export interface DispatchHooks {
+  /** A delivery gave up: retries exhausted, the window passed, or the receiver answered 410. */
+  onExhausted?(delivery: DueDelivery, webhook: Webhook, attempt: Attempt): void;
+  /** The receiver answered 410 Gone and the webhook was disabled. */
+  onWebhookDisabled?(webhook: Webhook, reason: string): void;
+  onAttempt?(attempt: Attempt, delivery: DueDelivery): void;
+  onError?(error: unknown, context: string): void;
+}
+
+export function makeWorkerId(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+}
+
+export class Dispatcher {
+  readonly workerId = makeWorkerId();
+  private readonly options: DispatchOptions;
+  private running = false;
+  private pumping = false;
+  private pumpAgain = false;
+  private timer: NodeJS.Timeout | null = null;
+  private leaseTimer: NodeJS.Timeout | null = null;
+  private inFlightTotal = 0;
+  private readonly inFlight = new Map<string, number>();
+  private pendingOutcomes: AttemptOutcome[] = [];
+  private flushing: Promise<void> | null = null;
+  private flushScheduled = false;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly store: Store,
+    private readonly sender: Sender,
+    private readonly webhooks: WebhookCache,
+    options: Partial<DispatchOptions> = {},
+    private readonly hooks: DispatchHooks = {},
+  ) {
+    this.options = { ...DEFAULT_DISPATCH_OPTIONS, ...options };
+  }
+
+  get inFlightCount(): number {
+    return this.inFlightTotal;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    await this.releaseOrphanedLeases();
+    this.leaseTimer = setInterval(() => {
+      this.store.releaseLeases({ expiredBefore: Date.now() }, Date.now()).then(
+        (released) => released > 0 && this.wake(),
+        (error: unknown) => this.hooks.onError?.(error, "releasing expired leases"),
+      );
+    }, this.options.leaseCheckIntervalMs);
+    this.leaseTimer.unref();
+    this.wake();
+  }
+
+  /**
+   * Leases held by dead processes on this host are released at once rather than on expiry:
+   * the common case of a restart after a crash resumes without waiting out the lease.
+   */
+  private async releaseOrphanedLeases(): Promise<void> {
+    const host = hostname();
+    const dead = (await this.store.listLeaseOwners()).filter((owner) => {
+      const [ownerHost, pid] = owner.split(":");
+      if (ownerHost !== host || pid === undefined || owner === this.workerId) return false;
+      try {
+        process.kill(Number(pid), 0);
+        return Number(pid) === process.pid; // an earlier Herald in this same process
+      } catch {
+        return true;
+      }
+    });
+    if (dead.length > 0) await this.store.releaseLeases({ owners: dead }, Date.now());
+  }
+
+  /** Stops claiming, waits for in-flight requests to finish and their attempts to be recorded. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    this.timer = null;
+    this.leaseTimer = null;
+    while (this.inFlightTotal > 0 || this.pumping) {
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    }
+    await this.flush();
+  }
+
+  /** New work may be due: look at once (coalesced within one turn of the event loop). */
+  wake(): void {
+    if (!this.running) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.pump(), 0);
+  }
+
+  private pump(): void {
+    this.timer = null;
+    if (!this.running || this.pumping) return;
+    this.pumping = true;
+    this.pumpAgain = false;
+    this.claimAndSend()
+      .catch((error: unknown) => this.hooks.onError?.(error, "claiming deliveries"))
+      .then(async (full) => {
+        this.pumping = false;
+        this.notifyIdle();
+        if (!this.running) return;
+        if (full === true || this.pumpAgain) return this.wake();
+        await this.sleepUntilDue();
+      })
+      .catch((error: unknown) => this.hooks.onError?.(error, "scheduling the next claim"));
+  }
+
+  private async sleepUntilDue(): Promise<void> {
+    const now = Date.now();
+    let delay = this.options.pollIntervalMs;
+    if (this.inFlightTotal < this.options.maxInFlight) {
+      const next = await this.store.nextDueAt();
+      if (next !== null) delay = Math.min(delay, Math.max(next - now, 0));
+    }
+    if (!this.running || this.pumping || this.timer) return;
+    // A due delivery we could not claim (all its webhooks saturated) waits for a slot to free, not a busy loop.
+    this.timer = setTimeout(() => this.pump(), Math.max(delay, 1));
+  }
+
+  private freeSlotsFor(webhookId: string): number {
+    const max = this.webhooks.peek(webhookId)?.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY;
+    return max - (this.inFlight.get(webhookId) ?? 0);
+  }
+
+  /** Returns true when the claim was full, so more work is likely due right away. */
+  private async claimAndSend(): Promise<boolean> {
+    const free = this.options.maxInFlight - this.inFlightTotal;
+    if (free <= 0) return false;
+    const limit = Math.min(free, this.options.claimBatch);
+    const saturated: string[] = [];
+    for (const [webhookId, count] of this.inFlight) {
+      if (count > 0 && this.freeSlotsFor(webhookId) <= 0) saturated.push(webhookId);
+    }
+    const now = Date.now();
+    const claimed = await this.store.claimDueDeliveries({
+      now,
+      limit,
+      owner: this.workerId,
+      saturatedWebhookIds: saturated,
+      inFlight: (id) => this.inFlight.get(id) ?? 0,
+      leaseMarginMs: this.options.leaseMarginMs,
+    });
+    for (const delivery of claimed) {
+      this.inFlight.set(delivery.webhookId, (this.inFlight.get(delivery.webhookId) ?? 0) + 1);
+      this.inFlightTotal++;
+      this.deliver(delivery).catch((error: unknown) => this.hooks.onError?.(error, `delivering ${delivery.id}`));
+    }
+    return claimed.length === limit;
+  }
+
+  private async deliver(delivery: DueDelivery): Promise<void> {
+    try {
+      const webhook = await this.webhooks.get(delivery.webhookId);
+      if (webhook === null) return; // deleted since claim: its deliveries went with it
+      const startedAt = Date.now();
+      const request = buildRequest(webhook, delivery, startedAt);
+      const result = await this.sender.send(request, webhook.timeoutMs);
+      const attemptNumber = delivery.attemptCount + 1;
+      const settledAt = startedAt + Math.round(result.durationMs);
+      const decision = decideOutcome(webhook, result, attemptNumber, delivery.createdAt, settledAt);
+      const attempt: Attempt = {
+        id: uuidv7(startedAt),
+        deliveryId: delivery.id,
+        webhookId: webhook.id,
+        attemptNumber,
+        startedAt,
+        durationMs: Math.round(result.durationMs * 1000) / 1000,
+        request: { method: request.method, url: request.url, headers: redactRequestHeaders(webhook, request.headers) },
+        response: result.status === null ? null : { status: result.status, headers: result.headers, body: result.body },
+        errorClass: result.errorClass,
+        errorMessage: result.errorMessage,
+      };
+      this.pendingOutcomes.push({ attempt, state: decision.state, nextAttemptAt: decision.nextAttemptAt });
+      this.scheduleFlush();
+      this.hooks.onAttempt?.(attempt, delivery);
+      if (decision.disableWebhook !== null) await this.disableWebhook(webhook, decision.disableWebhook, settledAt);
+      if (decision.state === "failed") this.hooks.onExhausted?.(delivery, webhook, attempt);
+    } finally {
+      const left = (this.inFlight.get(delivery.webhookId) ?? 1) - 1;
+      if (left <= 0) this.inFlight.delete(delivery.webhookId);
+      else this.inFlight.set(delivery.webhookId, left);
+      this.inFlightTotal--;
+      this.notifyIdle();
+      this.wake();
+    }
+  }
+
+  private async disableWebhook(webhook: Webhook, reason: string, now: number): Promise<void> {
+    if (webhook.status === "disabled") return;
+    await this.store.setWebhookStatus(webhook.id, "disabled", reason, now);
+    this.webhooks.invalidate(webhook.id);
+    this.hooks.onWebhookDisabled?.(webhook, reason);
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush().catch((error: unknown) => this.hooks.onError?.(error, "recording attempts"));
+    });
+  }
+
+  /** Commits every recorded attempt not yet committed; one flush at a time. */
+  async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (this.pendingOutcomes.length === 0) return;
+    const batch = this.pendingOutcomes;
+    this.pendingOutcomes = [];
+    this.flushing = this.store.recordAttempts(batch, this.workerId).finally(() => {
+      this.flushing = null;
+    });
+    await this.flushing;
+  }
+
+  private notifyIdle(): void {
+    if (this.inFlightTotal > 0 || this.pumping) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

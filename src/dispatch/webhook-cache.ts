@@ -1,0 +1,37 @@
+/**
+ * Webhooks as dispatch sees them, decrypted once and kept for a short time. Changes made in
+ * this process invalidate an entry at once; changes made by another process over a shared
+ * database are seen within `ttlMs`.
+ */
+import type { Webhook } from "../domain/types.js";
+import type { Store } from "../store/store.js";
+
+export class WebhookCache {
+  private readonly entries = new Map<string, { webhook: Webhook | null; loadedAt: number }>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly ttlMs = 2_000,
+  ) {}
+
+  /** The cached webhook, fresh or not, without I/O; undefined when never loaded. */
+  peek(id: string): Webhook | null | undefined {
+    return this.entries.get(id)?.webhook;
+  }
+
+  async get(id: string, now = Date.now()): Promise<Webhook | null> {
+    const entry = this.entries.get(id);
+    if (entry && now - entry.loadedAt < this.ttlMs) return entry.webhook;
+    const webhook = await this.store.getWebhook(id);
+    this.entries.set(id, { webhook, loadedAt: now });
+    return webhook;
+  }
+
+  invalidate(id: string): void {
+    this.entries.delete(id);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}

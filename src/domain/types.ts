@@ -1,0 +1,157 @@
+/** Domain types shared by ingest, the store, dispatch and the API. Times are epoch milliseconds. */
+
+export const DEFAULT_TENANT_ID = "00000000-0000-0000-0000-000000000000";
+
+export type WebhookStatus = "active" | "inactive" | "disabled";
+export type PayloadFormat = "identus" | "standard" | "systemprompt";
+export type HttpMethod = "POST" | "PUT" | "PATCH";
+export type RetryStrategy = "exponential" | "linear" | "fixed";
+export type DeliveryState = "pending" | "in_flight" | "succeeded" | "failed" | "cancelled";
+export type AttemptErrorClass = "timeout" | "refused" | "dns" | "tls" | "http" | "network" | "blocked";
+/** `identus` webhooks were made through `/events/webhooks` or the environment; `native` through `/v1` or the library. */
+export type WebhookKind = "native" | "identus";
+
+export interface RetryPolicy {
+  strategy: RetryStrategy;
+  maxAttempts: number;
+  initialDelayMs: number;
+  maxDelayMs: number;
+  multiplier: number;
+  /** 0..1: the share of each delay that is randomised, so retries of many deliveries spread out. */
+  jitter: number;
+  /** The whole retry span, from the delivery's creation; no attempt is scheduled past it. */
+  windowMs: number | null;
+}
+
+export type WebhookAuth =
+  | { type: "none" }
+  | { type: "bearer"; credentials: { token: string } }
+  | { type: "basic"; credentials: { username: string; password: string } }
+  | { type: "api-key"; credentials: { api_key: string; header_name: string } }
+  | { type: "hmac"; credentials: { secret: string; header_name?: string } };
+
+export type WebhookAuthType = WebhookAuth["type"];
+
+export interface SigningSecret {
+  secret: string;
+  /** When a rotated-out secret stops signing; null for the current one. */
+  expiresAt: number | null;
+}
+
+export interface Webhook {
+  id: string;
+  /** null: a global webhook, which receives every tenant's events. */
+  tenantId: string | null;
+  kind: WebhookKind;
+  name: string;
+  url: string;
+  description: string;
+  events: string[];
+  method: HttpMethod;
+  headers: Record<string, string>;
+  auth: WebhookAuth;
+  /** Current secret first; older ones still inside their rotation grace period after it. */
+  secrets: SigningSecret[];
+  retry: RetryPolicy;
+  timeoutMs: number;
+  status: WebhookStatus;
+  disabledReason: string | null;
+  payloadFormat: PayloadFormat;
+  rateLimitPerSecond: number | null;
+  maxConcurrency: number;
+  ordered: boolean;
+  metadata: Record<string, unknown>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface HeraldEvent {
+  id: string;
+  tenantId: string;
+  type: string;
+  data: unknown;
+  metadata: Record<string, unknown> | null;
+  createdAt: number;
+}
+
+export interface Delivery {
+  id: string;
+  eventId: string;
+  webhookId: string;
+  tenantId: string;
+  eventType: string;
+  state: DeliveryState;
+  attemptCount: number;
+  nextAttemptAt: number | null;
+  lastStatus: number | null;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+  completedAt: number | null;
+}
+
+export interface AttemptRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+}
+
+export interface AttemptResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface Attempt {
+  id: string;
+  deliveryId: string;
+  webhookId: string;
+  attemptNumber: number;
+  startedAt: number;
+  durationMs: number;
+  request: AttemptRequest;
+  response: AttemptResponse | null;
+  errorClass: AttemptErrorClass | null;
+  errorMessage: string | null;
+}
+
+export interface Tenant {
+  id: string;
+  name: string;
+  createdAt: number;
+}
+
+export interface ApiKey {
+  id: string;
+  tenantId: string;
+  name: string;
+  prefix: string;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface EventType {
+  tenantId: string;
+  name: string;
+  description: string;
+  schema: unknown | null;
+  createdAt: number;
+}
+
+export interface WebhookStats {
+  total_deliveries: number;
+  successful_deliveries: number;
+  failed_deliveries: number;
+  failure_rate: number;
+  average_duration: number | null;
+  p95_duration: number | null;
+  last_delivery: string | null;
+  last_success: string | null;
+  last_failure: string | null;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Pass back as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}

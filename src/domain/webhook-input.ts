@@ -1,0 +1,297 @@
+/**
+ * Checks and normalises what a caller gives to create or update a webhook. Every rejection is
+ * a HeraldError naming the field and the fix; the library and the HTTP API share these rules.
+ */
+import { invalidField } from "../errors.js";
+import { generateSigningSecret, isSigningSecret } from "../signing/standard-webhooks.js";
+import { assertEventPatterns } from "./event-patterns.js";
+import { uuidv7 } from "./ids.js";
+import { DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUT_MS, resolveRetryPolicy } from "./retry-policy.js";
+import type { HttpMethod, PayloadFormat, RetryPolicy, Webhook, WebhookAuth, WebhookKind, WebhookStatus } from "./types.js";
+
+export interface WebhookInput {
+  name?: string;
+  url: string;
+  description?: string;
+  events?: string[];
+  method?: HttpMethod;
+  headers?: Record<string, string>;
+  auth?: { type: string; credentials?: Record<string, unknown> } | null;
+  retry?: Partial<RetryPolicy>;
+  timeoutMs?: number;
+  status?: "active" | "inactive";
+  payloadFormat?: PayloadFormat;
+  rateLimitPerSecond?: number | null;
+  maxConcurrency?: number;
+  ordered?: boolean;
+  metadata?: Record<string, unknown>;
+  /** A `whsec_` secret to use instead of a generated one. */
+  secret?: string;
+}
+
+export type WebhookPatch = Partial<Omit<WebhookInput, "secret">> & { status?: WebhookStatus };
+
+export const DEFAULT_MAX_CONCURRENCY = 10;
+export const MAX_URL_LENGTH = 2048;
+const METHODS: readonly HttpMethod[] = ["POST", "PUT", "PATCH"];
+const FORMATS: readonly PayloadFormat[] = ["identus", "standard", "systemprompt"];
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Set by Herald itself on every request; a webhook may not override them. */
+const RESERVED_HEADERS = new Set([
+  "host", "content-length", "content-type", "transfer-encoding", "connection", "keep-alive", "upgrade",
+  "webhook-id", "webhook-timestamp", "webhook-signature", "x-webhook-event", "x-webhook-id", "x-webhook-timestamp",
+]);
+
+const KNOWN_FIELDS = new Set([
+  "name", "url", "description", "events", "method", "headers", "auth", "retry", "timeoutMs", "status",
+  "payloadFormat", "rateLimitPerSecond", "maxConcurrency", "ordered", "metadata", "secret",
+]);
+
+export function checkUrl(value: unknown, field = "url"): string {
+  if (typeof value !== "string" || value.length === 0) {
+    throw invalidField(field, "is required: an absolute http:// or https:// URL");
+  }
+  if (value.length > MAX_URL_LENGTH) throw invalidField(field, `must be at most ${MAX_URL_LENGTH} characters`);
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw invalidField(field, `${JSON.stringify(value)} is not a URL; give an absolute http:// or https:// URL`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw invalidField(field, `must use http or https, not ${parsed.protocol.replace(":", "")}`);
+  }
+  if (parsed.username || parsed.password) {
+    throw invalidField(field, "must not carry credentials; use auth {type: \"basic\"} instead");
+  }
+  return value;
+}
+
+function checkString(field: string, value: unknown, max: number, allowEmpty = true): string {
+  if (typeof value !== "string" || (!allowEmpty && value.trim() === "") || value.length > max) {
+    throw invalidField(field, `must be a ${allowEmpty ? "" : "non-empty "}string of at most ${max} characters`);
+  }
+  return value;
+}
+
+function checkInteger(field: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw invalidField(field, `must be a whole number from ${min} to ${max}; got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function checkObject(field: string, value: unknown): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw invalidField(field, "must be a JSON object");
+  }
+  return value as Record<string, unknown>;
+}
+
+export function checkHeaders(value: unknown, field = "headers"): Record<string, string> {
+  const headers = checkObject(field, value);
+  const out: Record<string, string> = {};
+  const entries = Object.entries(headers);
+  if (entries.length > 50) throw invalidField(field, "may hold at most 50 headers");
+  for (const [name, headerValue] of entries) {
+    if (!HEADER_NAME.test(name)) throw invalidField(`${field}.${name}`, "is not a valid HTTP header name");
+    if (RESERVED_HEADERS.has(name.toLowerCase())) {
+      throw invalidField(`${field}.${name}`, "is set by Herald on every request and cannot be overridden");
+    }
+    if (typeof headerValue !== "string" || headerValue.length > 4096 || /[\r\n\0]/.test(headerValue)) {
+      throw invalidField(`${field}.${name}`, "must be a string of at most 4096 characters without line breaks");
+    }
+    out[name] = headerValue;
+  }
+  return out;
+}
+
+function credential(field: string, credentials: Record<string, unknown>, key: string, required = true): string | undefined {
+  const value = credentials[key];
+  if (value === undefined && !required) return undefined;
+  if (typeof value !== "string" || value.length === 0 || value.length > 4096 || /[\r\n\0]/.test(value)) {
+    throw invalidField(`${field}.credentials.${key}`, "is required: a non-empty string without line breaks");
+  }
+  return value;
+}
+
+export function checkAuth(value: unknown, field = "auth"): WebhookAuth {
+  if (value === undefined || value === null) return { type: "none" };
+  const auth = checkObject(field, value);
+  const type = auth.type;
+  const credentials = auth.credentials === undefined ? {} : checkObject(`${field}.credentials`, auth.credentials);
+  switch (type) {
+    case "none":
+      return { type: "none" };
+    case "bearer":
+      return { type, credentials: { token: credential(field, credentials, "token")! } };
+    case "basic":
+      return {
+        type,
+        credentials: { username: credential(field, credentials, "username")!, password: credential(field, credentials, "password")! },
+      };
+    case "api-key": {
+      const headerName = credential(field, credentials, "header_name", false) ?? "X-API-Key";
+      if (!HEADER_NAME.test(headerName)) throw invalidField(`${field}.credentials.header_name`, "is not a valid HTTP header name");
+      return { type, credentials: { api_key: credential(field, credentials, "api_key")!, header_name: headerName } };
+    }
+    case "hmac": {
+      const headerName = credential(field, credentials, "header_name", false);
+      if (headerName !== undefined && !HEADER_NAME.test(headerName)) {
+        throw invalidField(`${field}.credentials.header_name`, "is not a valid HTTP header name");
+      }
+      const secret = credential(field, credentials, "secret")!;
+      return { type, credentials: headerName === undefined ? { secret } : { secret, header_name: headerName } };
+    }
+    default:
+      throw invalidField(`${field}.type`, `must be one of none, bearer, basic, api-key, hmac; got ${JSON.stringify(type)}`);
+  }
+}
+
+function checkEnum<T extends string>(field: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== "string" || !allowed.includes(value as T)) {
+    throw invalidField(field, `must be one of ${allowed.join(", ")}; got ${JSON.stringify(value)}`);
+  }
+  return value as T;
+}
+
+function checkRateLimit(value: unknown): number | null {
+  if (value === null) return null;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0 || value > 100_000) {
+    throw invalidField("rateLimitPerSecond", "must be null (no limit) or a number above 0 and at most 100000");
+  }
+  return value;
+}
+
+function rejectUnknownFields(input: Record<string, unknown>, allowed: Set<string>): void {
+  for (const key of Object.keys(input)) {
+    if (!allowed.has(key)) throw invalidField(key, `is not a webhook field; known fields: ${[...allowed].join(", ")}`);
+  }
+}
+
+export interface NewWebhookContext {
+  tenantId: string | null;
+  kind?: WebhookKind;
+  now: number;
+  /** Retry policy and timeout defaults: seed 003's for native webhooks, Identus's for Identus ones. */
+  retryBase?: RetryPolicy;
+  timeoutMs?: number;
+}
+
+export function buildWebhook(rawInput: unknown, context: NewWebhookContext): Webhook {
+  const input = checkObject("webhook", rawInput);
+  rejectUnknownFields(input, KNOWN_FIELDS);
+  const url = checkUrl(input.url);
+  const secret = input.secret === undefined ? generateSigningSecret() : String(input.secret);
+  if (!isSigningSecret(secret)) throw invalidField("secret", "must be whsec_ followed by 16 to 64 base64-encoded bytes");
+  const webhook: Webhook = {
+    id: uuidv7(context.now),
+    tenantId: context.tenantId,
+    kind: context.kind ?? "native",
+    name: input.name === undefined ? new URL(url).host : checkString("name", input.name, 200, false),
+    url,
+    description: input.description === undefined ? "" : checkString("description", input.description, 2000),
+    events: ["*"],
+    method: input.method === undefined ? "POST" : checkEnum("method", input.method, METHODS),
+    headers: input.headers === undefined ? {} : checkHeaders(input.headers),
+    auth: checkAuth(input.auth),
+    secrets: [{ secret, expiresAt: null }],
+    retry: resolveRetryPolicy(input.retry, context.retryBase ?? DEFAULT_RETRY_POLICY),
+    timeoutMs: input.timeoutMs === undefined ? (context.timeoutMs ?? DEFAULT_TIMEOUT_MS) : checkInteger("timeoutMs", input.timeoutMs, 100, 300_000),
+    status: input.status === undefined ? "active" : checkEnum("status", input.status, ["active", "inactive"] as const),
+    disabledReason: null,
+    payloadFormat: input.payloadFormat === undefined ? "identus" : checkEnum("payloadFormat", input.payloadFormat, FORMATS),
+    rateLimitPerSecond: input.rateLimitPerSecond === undefined ? null : checkRateLimit(input.rateLimitPerSecond),
+    maxConcurrency: input.maxConcurrency === undefined ? DEFAULT_MAX_CONCURRENCY : checkInteger("maxConcurrency", input.maxConcurrency, 1, 1000),
+    ordered: input.ordered === undefined ? false : checkBoolean("ordered", input.ordered),
+    metadata: input.metadata === undefined ? {} : checkMetadata(input.metadata),
+    createdAt: context.now,
+    updatedAt: context.now,
+  };
+  if (input.events !== undefined) {
+    assertEventPatterns(input.events);
+    webhook.events = [...new Set(input.events)];
+  }
+  return webhook;
+}
+
+function checkBoolean(field: string, value: unknown): boolean {
+  if (typeof value !== "boolean") throw invalidField(field, "must be true or false");
+  return value;
+}
+
+function checkMetadata(value: unknown): Record<string, unknown> {
+  const metadata = checkObject("metadata", value);
+  if (JSON.stringify(metadata).length > 16_384) throw invalidField("metadata", "must be at most 16 KiB as JSON");
+  return metadata;
+}
+
+const PATCH_FIELDS = new Set([...KNOWN_FIELDS].filter((f) => f !== "secret"));
+
+/** Applies a partial update; fields left out keep their values. `status: "active"` re-enables a disabled webhook. */
+export function applyWebhookPatch(current: Webhook, rawPatch: unknown, now: number): Webhook {
+  const patch = checkObject("webhook", rawPatch);
+  rejectUnknownFields(patch, PATCH_FIELDS);
+  const next: Webhook = { ...current, updatedAt: now };
+  if (patch.name !== undefined) next.name = checkString("name", patch.name, 200, false);
+  if (patch.url !== undefined) next.url = checkUrl(patch.url);
+  if (patch.description !== undefined) next.description = checkString("description", patch.description, 2000);
+  if (patch.events !== undefined) {
+    assertEventPatterns(patch.events);
+    next.events = [...new Set(patch.events)];
+  }
+  if (patch.method !== undefined) next.method = checkEnum("method", patch.method, METHODS);
+  if (patch.headers !== undefined) next.headers = checkHeaders(patch.headers);
+  if (patch.auth !== undefined) next.auth = checkAuth(patch.auth);
+  if (patch.retry !== undefined) next.retry = resolveRetryPolicy(patch.retry, current.retry);
+  if (patch.timeoutMs !== undefined) next.timeoutMs = checkInteger("timeoutMs", patch.timeoutMs, 100, 300_000);
+  if (patch.status !== undefined) {
+    next.status = checkEnum("status", patch.status, ["active", "inactive"] as const);
+    next.disabledReason = null;
+  }
+  if (patch.payloadFormat !== undefined) next.payloadFormat = checkEnum("payloadFormat", patch.payloadFormat, FORMATS);
+  if (patch.rateLimitPerSecond !== undefined) next.rateLimitPerSecond = checkRateLimit(patch.rateLimitPerSecond);
+  if (patch.maxConcurrency !== undefined) next.maxConcurrency = checkInteger("maxConcurrency", patch.maxConcurrency, 1, 1000);
+  if (patch.ordered !== undefined) next.ordered = checkBoolean("ordered", patch.ordered);
+  if (patch.metadata !== undefined) next.metadata = checkMetadata(patch.metadata);
+  return next;
+}
+
+/** The webhook as callers see it: credentials and secrets masked. */
+export function redactWebhook(webhook: Webhook): PublicWebhook {
+  const { secrets: _secrets, ...rest } = webhook;
+  return {
+    ...rest,
+    headers: Object.fromEntries(Object.entries(webhook.headers).map(([k, v]) => [k, maskIfSensitive(k, v)])),
+    auth: redactAuth(webhook.auth),
+  };
+}
+
+export type PublicWebhook = Omit<Webhook, "secrets" | "auth"> & { auth: { type: WebhookAuth["type"]; credentials?: Record<string, string> } };
+
+export function mask(value: string): string {
+  return value.length <= 8 ? "****" : `****${value.slice(-4)}`;
+}
+
+const SENSITIVE_HEADER = /authorization|token|secret|key|cookie|signature|password/i;
+export function maskIfSensitive(name: string, value: string): string {
+  return SENSITIVE_HEADER.test(name) ? mask(value) : value;
+}
+
+function redactAuth(auth: WebhookAuth): PublicWebhook["auth"] {
+  switch (auth.type) {
+    case "none":
+      return { type: "none" };
+    case "bearer":
+      return { type: auth.type, credentials: { token: mask(auth.credentials.token) } };
+    case "basic":
+      return { type: auth.type, credentials: { username: auth.credentials.username, password: mask(auth.credentials.password) } };
+    case "api-key":
+      return { type: auth.type, credentials: { api_key: mask(auth.credentials.api_key), header_name: auth.credentials.header_name } };
+    case "hmac":
+      return {
+        type: auth.type,
+        credentials: { secret: mask(auth.credentials.secret), ...(auth.credentials.header_name ? { header_name: auth.credentials.header_name } : {}) },
+      };
+  }
+}

@@ -1,0 +1,40 @@
+import { dirname, resolve } from "node:path";
+import { HeraldError } from "../errors.js";
+import type { SecretBox } from "../secrets/secret-box.js";
+import { SqliteStore } from "./sqlite/sqlite-store.js";
+import type { Store } from "./store.js";
+
+export const DEFAULT_DATABASE_URL = "sqlite:./data/herald.db";
+
+export interface ParsedDatabaseUrl {
+  backend: "sqlite" | "postgres";
+  /** SQLite: the file path (or ":memory:"); PostgreSQL: the connection string. */
+  target: string;
+  /** Where generated keys live: the SQLite file's folder; for PostgreSQL, ./data. */
+  dataDir: string | null;
+}
+
+export function parseDatabaseUrl(url: string): ParsedDatabaseUrl {
+  if (url.startsWith("sqlite:")) {
+    const path = url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "");
+    if (path === "") throw new HeraldError("HERALD_ERR_CONFIG", "HERALD_DATABASE_URL: sqlite: needs a file path, e.g. sqlite:./data/herald.db", { field: "HERALD_DATABASE_URL" });
+    if (path === ":memory:") return { backend: "sqlite", target: path, dataDir: null };
+    const file = resolve(path);
+    return { backend: "sqlite", target: file, dataDir: dirname(file) };
+  }
+  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
+    return { backend: "postgres", target: url, dataDir: resolve("./data") };
+  }
+  throw new HeraldError(
+    "HERALD_ERR_CONFIG",
+    `HERALD_DATABASE_URL: ${JSON.stringify(url)} is not a database URL; use sqlite:<path> or postgres://user@host/db`,
+    { field: "HERALD_DATABASE_URL" },
+  );
+}
+
+export async function openStore(url: ParsedDatabaseUrl, secretBox: SecretBox): Promise<Store> {
+  if (url.backend === "sqlite") return new SqliteStore({ path: url.target, secretBox });
+  throw new HeraldError("HERALD_ERR_CONFIG", "HERALD_DATABASE_URL: the PostgreSQL store is not built yet; use sqlite:<path>", {
+    field: "HERALD_DATABASE_URL",
+  });
+}

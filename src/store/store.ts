@@ -1,0 +1,154 @@
+/**
+ * The store boundary: everything Herald keeps goes through this one interface, and every
+ * backend (embedded SQLite, PostgreSQL) implements it unchanged and passes the same
+ * conformance suite (test/store-conformance). Backend differences are the capability flags
+ * below, not `if (postgres)` scattered through the engine.
+ */
+import type {
+  ApiKey, Attempt, Delivery, DeliveryState, EventType, HeraldEvent, Page, Tenant, Webhook, WebhookStats, WebhookStatus,
+} from "../domain/types.js";
+
+export interface StoreCapabilities {
+  /** Several processes may claim from this store at once (PostgreSQL's FOR UPDATE SKIP LOCKED). */
+  multiProcess: boolean;
+  /** The store can wake idle workers in other processes when work arrives (LISTEN/NOTIFY). */
+  crossProcessWakeups: boolean;
+}
+
+export interface NewDelivery {
+  id: string;
+  webhookId: string;
+}
+
+export interface IngestRequest {
+  event: HeraldEvent;
+  deliveries: NewDelivery[];
+  idempotencyKey: string | null;
+  /** An earlier event with the same id or key inside this window is returned instead of a new one. */
+  idempotencyWindowMs: number;
+}
+
+export interface IngestResult {
+  event: HeraldEvent;
+  deliveryIds: string[];
+  /** True when the event was already accepted (same id or Idempotency-Key) and nothing new was written. */
+  duplicate: boolean;
+}
+
+/** A claimed delivery with what dispatch needs to build its request. */
+export interface DueDelivery {
+  id: string;
+  webhookId: string;
+  tenantId: string;
+  attemptCount: number;
+  createdAt: number;
+  event: { id: string; type: string; data: string; metadata: string | null; createdAt: number };
+}
+
+export interface ClaimRequest {
+  now: number;
+  limit: number;
+  owner: string;
+  /** Webhooks with no free slot in this process: their deliveries are not even read. */
+  saturatedWebhookIds: string[];
+  /** Requests in flight to this webhook in the claiming process; the claim tops it up to the webhook's maxConcurrency. */
+  inFlight(webhookId: string): number;
+  /** A lease lasts the webhook's request timeout plus this margin. */
+  leaseMarginMs: number;
+}
+
+export interface AttemptOutcome {
+  attempt: Attempt;
+  state: Extract<DeliveryState, "succeeded" | "failed" | "pending">;
+  nextAttemptAt: number | null;
+}
+
+export interface WebhookFilter {
+  /** undefined: every tenant's and the global webhooks; null: only global ones. */
+  tenantId?: string | null;
+  /** With tenantId: also include global webhooks. */
+  includeGlobal?: boolean;
+  status?: WebhookStatus;
+  /** Webhooks whose subscription matches this event type. */
+  event?: string;
+  kind?: Webhook["kind"];
+  limit?: number;
+  cursor?: string;
+}
+
+export interface EventFilter {
+  tenantId?: string;
+  type?: string;
+  since?: number;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface DeliveryFilter {
+  tenantId?: string;
+  webhookId?: string;
+  eventId?: string;
+  state?: DeliveryState;
+  since?: number;
+  until?: number;
+  limit?: number;
+  cursor?: string;
+}
+
+export interface StoredApiKey extends ApiKey {
+  hash: string;
+}
+
+export interface Store {
+  readonly backend: "sqlite" | "postgres";
+  readonly capabilities: StoreCapabilities;
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  insertTenant(tenant: Tenant): Promise<boolean>;
+  getTenant(id: string): Promise<Tenant | null>;
+  listTenants(): Promise<Tenant[]>;
+  deleteTenant(id: string): Promise<boolean>;
+
+  insertApiKey(key: StoredApiKey): Promise<void>;
+  findApiKeyByHash(hash: string): Promise<StoredApiKey | null>;
+  getApiKey(id: string): Promise<StoredApiKey | null>;
+  listApiKeys(tenantId: string): Promise<ApiKey[]>;
+  revokeApiKey(id: string, now: number): Promise<boolean>;
+
+  insertWebhook(webhook: Webhook): Promise<void>;
+  updateWebhook(webhook: Webhook): Promise<boolean>;
+  getWebhook(id: string): Promise<Webhook | null>;
+  listWebhooks(filter: WebhookFilter): Promise<Page<Webhook>>;
+  deleteWebhook(id: string): Promise<boolean>;
+  /** Active webhooks that can receive this tenant's events (its own and the global ones). */
+  listSubscribers(tenantId: string): Promise<Array<Pick<Webhook, "id" | "events">>>;
+
+  /** Writes the event and all its deliveries in one transaction; resolves after commit. */
+  ingest(request: IngestRequest): Promise<IngestResult>;
+  /** Several ingests in one transaction (batch API, group commit). */
+  ingestMany(requests: IngestRequest[]): Promise<IngestResult[]>;
+  getEvent(id: string): Promise<HeraldEvent | null>;
+  listEvents(filter: EventFilter): Promise<Page<HeraldEvent>>;
+
+  claimDueDeliveries(request: ClaimRequest): Promise<DueDelivery[]>;
+  /** Records attempts and moves their deliveries on, in one transaction. */
+  recordAttempts(outcomes: AttemptOutcome[], owner: string): Promise<void>;
+  /** Makes in-flight deliveries due again: those whose lease expired before `expiredBefore`, or held by `owners`. */
+  releaseLeases(filter: { expiredBefore?: number; owners?: string[] }, now: number): Promise<number>;
+  listLeaseOwners(): Promise<string[]>;
+  /** The earliest next_attempt_at among pending deliveries, or null when none is pending. */
+  nextDueAt(): Promise<number | null>;
+  getDelivery(id: string): Promise<Delivery | null>;
+  listDeliveries(filter: DeliveryFilter): Promise<Page<Delivery>>;
+  listAttempts(deliveryId: string): Promise<Attempt[]>;
+  /** Makes a delivery due now, whatever its state but in_flight; resets nothing of its history. */
+  requeueDelivery(id: string, now: number): Promise<boolean>;
+  countDeliveriesByState(): Promise<Record<DeliveryState, number>>;
+  webhookStats(webhookId: string): Promise<WebhookStats>;
+  setWebhookStatus(id: string, status: WebhookStatus, reason: string | null, now: number): Promise<boolean>;
+
+  upsertEventType(eventType: EventType): Promise<void>;
+  getEventType(tenantId: string, name: string): Promise<EventType | null>;
+  listEventTypes(tenantId: string): Promise<EventType[]>;
+}
