@@ -20,7 +20,7 @@ import { DEFAULT_INGEST_LIMITS, ingestEvent, ingestEvents, type EventInput, type
 import { generateMasterKey, makeSecretBox, parseMasterKey } from "./secrets/secret-box.js";
 import { generateSigningSecret } from "./signing/standard-webhooks.js";
 import { DEFAULT_DATABASE_URL, openStore, parseDatabaseUrl } from "./store/open-store.js";
-import type { DeliveryFilter, EventFilter, IngestResult, Store } from "./store/store.js";
+import type { DeliveryFilter, DueDelivery, EventFilter, IngestResult, Store } from "./store/store.js";
 
 export interface HeraldOptions {
   /** `sqlite:<path>` (default `sqlite:./data/herald.db`), `sqlite::memory:`, or `postgres://...`. */
@@ -40,6 +40,10 @@ export interface HeraldOptions {
   secretRotationGraceMs?: number;
   /** Called for errors inside the background worker (default: printed to stderr). */
   onError?(error: unknown, context: string): void;
+  /** Called after each attempt is made (metrics, live views); the attempt is committed shortly after. */
+  onAttempt?(attempt: Attempt, delivery: DueDelivery): void;
+  /** Called after each event is accepted and committed. */
+  onEventAccepted?(event: HeraldEvent, deliveryCount: number): void;
 }
 
 export interface Scope {
@@ -160,6 +164,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
 
   const dispatcher = new Dispatcher(store, sender, cache, options.dispatch, {
     onError,
+    ...(options.onAttempt ? { onAttempt: options.onAttempt } : {}),
     onWebhookDisabled(webhook, reason) {
       emitSystemEvent("webhook.disabled", { webhook_id: webhook.id, url: webhook.url, reason }, webhook.tenantId ?? defaultTenantId);
     },
@@ -201,7 +206,10 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
     return delivery;
   }
 
-  const toResult = (result: IngestResult): TriggerResult => ({ event: result.event, deliveries: result.deliveryIds, duplicate: result.duplicate });
+  const toResult = (result: IngestResult): TriggerResult => {
+    if (!result.duplicate) options.onEventAccepted?.(result.event, result.deliveryIds.length);
+    return { event: result.event, deliveries: result.deliveryIds, duplicate: result.duplicate };
+  };
 
   function triggerTenant(scope: Scope | undefined): string {
     const tenant = resolveTenant(scope, defaultTenantId);
