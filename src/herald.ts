@@ -4,6 +4,7 @@
  * The HTTP API and the CLI are thin layers over this object.
  */
 import { join } from "node:path";
+import { SYSTEM_EVENT_TYPES } from "./domain/event-patterns.js";
 import { uuidv7 } from "./domain/ids.js";
 import { IDENTUS_RETRY_POLICY, IDENTUS_TIMEOUT_MS } from "./domain/retry-policy.js";
 import {
@@ -18,6 +19,7 @@ import { WebhookCache } from "./dispatch/webhook-cache.js";
 import { HeraldError } from "./errors.js";
 import { DEFAULT_INGEST_LIMITS, ingestEvent, ingestEvents, type EventInput, type IngestLimits } from "./ingest/ingest-event.js";
 import { generateMasterKey, makeSecretBox, parseMasterKey } from "./secrets/secret-box.js";
+import { checkTargetUrl, guardedConnector, type TargetPolicy } from "./security/target-guard.js";
 import { generateSigningSecret } from "./signing/standard-webhooks.js";
 import { DEFAULT_DATABASE_URL, openStore, parseDatabaseUrl } from "./store/open-store.js";
 import type { DeliveryFilter, DueDelivery, EventFilter, IngestResult, Store } from "./store/store.js";
@@ -33,8 +35,12 @@ export interface HeraldOptions {
   defaultTenantId?: string;
   /** Create the default tenant at start (SPEC `DEFAULT_WALLET_ENABLED`). */
   createDefaultTenant?: boolean;
+  /** Let webhooks reach loopback, private and link-local addresses (SPEC `HERALD_ALLOW_PRIVATE_TARGETS`). Default false. */
+  allowPrivateTargets?: boolean;
+  /** Refuse webhook URLs that are not https. Default false. */
+  httpsOnly?: boolean;
   dispatch?: Partial<DispatchOptions>;
-  sender?: SenderOptions;
+  sender?: Omit<SenderOptions, "connect">;
   limits?: Partial<IngestLimits>;
   /** How long a rotated-out signing secret keeps signing. */
   secretRotationGraceMs?: number;
@@ -78,11 +84,7 @@ export interface WebhookListOptions extends Scope {
   allTenants?: boolean;
 }
 
-/** Events Herald emits about itself, delivered like any other event to webhooks that subscribe. */
-export const SYSTEM_EVENT_TYPES = [
-  "webhook.created", "webhook.disabled", "delivery.exhausted", "api.key.created", "api.key.revoked",
-  "api.limit.exceeded", "system.health.degraded", "system.health.restored",
-] as const;
+export { SYSTEM_EVENT_TYPES };
 export type SystemEventType = (typeof SYSTEM_EVENT_TYPES)[number];
 
 export interface Herald {
@@ -152,7 +154,9 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
   const limits: IngestLimits = { ...DEFAULT_INGEST_LIMITS, ...options.limits };
   const graceMs = options.secretRotationGraceMs ?? 24 * 3_600_000;
   const onError = options.onError ?? ((error: unknown, context: string) => console.error(`herald: ${context}:`, error));
-  const sender: Sender = makeSender(options.sender);
+  const targetPolicy: TargetPolicy = { allowPrivateTargets: options.allowPrivateTargets ?? false, httpsOnly: options.httpsOnly ?? false };
+  const connect = guardedConnector(targetPolicy);
+  const sender: Sender = makeSender({ ...options.sender, ...(connect ? { connect } : {}) });
   const cache = new WebhookCache(store);
   const s = store;
 
@@ -251,6 +255,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
           kind: createOptions?.kind ?? "native",
           ...(identus ? { retryBase: IDENTUS_RETRY_POLICY, timeoutMs: IDENTUS_TIMEOUT_MS } : {}),
         });
+        await checkTargetUrl(webhook.url, targetPolicy);
         await s.insertWebhook(webhook);
         emitSystemEvent(
           "webhook.created",
@@ -273,7 +278,9 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
       },
       async update(id, patch, scope) {
         const current = await findWebhook(id, scope);
-        const next = await saveWebhook(applyWebhookPatch(current, patch, Date.now()));
+        const patched = applyWebhookPatch(current, patch, Date.now());
+        if (patched.url !== current.url) await checkTargetUrl(patched.url, targetPolicy);
+        const next = await saveWebhook(patched);
         if (next.status === "active") dispatcher.wake();
         return next;
       },

@@ -39,9 +39,20 @@ export function assertEventPatterns(patterns: unknown, field = "events"): assert
   });
 }
 
+/**
+ * Herald's own operational events. `*` does not match them: a receiver that takes "everything"
+ * from a producer (Identus's global webhook) must not start getting Herald's housekeeping.
+ * Subscribe to them by name or prefix (`webhook.*`, `delivery.exhausted`).
+ */
+export const SYSTEM_EVENT_TYPES = [
+  "webhook.created", "webhook.disabled", "delivery.exhausted", "api.key.created", "api.key.revoked",
+  "api.limit.exceeded", "system.health.degraded", "system.health.restored",
+] as const;
+const SYSTEM_EVENTS: ReadonlySet<string> = new Set(SYSTEM_EVENT_TYPES);
+
 export function matchesEventType(patterns: readonly string[], type: string): boolean {
   for (const pattern of patterns) {
-    if (pattern === "*" || pattern === type) return true;
+    if (pattern === type || (pattern === "*" && !SYSTEM_EVENTS.has(type))) return true;
     if (pattern.endsWith(".*") && type.startsWith(pattern.slice(0, -1))) return true;
   }
   return false;
