@@ -8,7 +8,7 @@ import { SYSTEM_EVENT_TYPES } from "./domain/event-patterns.js";
 import { uuidv7 } from "./domain/ids.js";
 import { IDENTUS_RETRY_POLICY, IDENTUS_TIMEOUT_MS } from "./domain/retry-policy.js";
 import {
-  DEFAULT_TENANT_ID, type Attempt, type Delivery, type DeliveryState, type HeraldEvent, type Page, type Tenant,
+  DEFAULT_TENANT_ID, type Attempt, type Delivery, type DeliveryState, type HeraldEvent, type Page, type RecoveryJob, type Tenant,
   type Webhook, type WebhookStats, type WebhookStatus,
 } from "./domain/types.js";
 import { applyWebhookPatch, buildWebhook, type WebhookInput, type WebhookPatch } from "./domain/webhook-input.js";
@@ -17,6 +17,8 @@ import { Dispatcher, type DispatchOptions } from "./dispatch/dispatcher.js";
 import { makeSender, type Sender, type SenderOptions } from "./dispatch/send-request.js";
 import { WebhookCache } from "./dispatch/webhook-cache.js";
 import { HeraldError } from "./errors.js";
+import { RecoveryRunner } from "./maintenance/recovery-runner.js";
+import { startRetention, type RetentionOptions } from "./maintenance/retention.js";
 import { DEFAULT_INGEST_LIMITS, ingestEvent, ingestEvents, type EventInput, type IngestLimits } from "./ingest/ingest-event.js";
 import { generateMasterKey, makeSecretBox, parseMasterKey } from "./secrets/secret-box.js";
 import { checkTargetUrl, guardedConnector, type TargetPolicy } from "./security/target-guard.js";
@@ -42,8 +44,10 @@ export interface HeraldOptions {
   dispatch?: Partial<DispatchOptions>;
   sender?: Omit<SenderOptions, "connect">;
   limits?: Partial<IngestLimits>;
-  /** How long a rotated-out signing secret keeps signing. */
+  /** How long a rotated-out signing secret keeps signing. Default 24 h. */
   secretRotationGraceMs?: number;
+  /** Delivery-record retention (SPEC `HERALD_RETENTION_DAYS`, `HERALD_CLEANUP_INTERVAL_MS`); false to keep everything. */
+  retention?: RetentionOptions | false;
   /** Called for errors inside the background worker (default: printed to stderr). */
   onError?(error: unknown, context: string): void;
   /** Called after each attempt is made (metrics, live views); the attempt is committed shortly after. */
@@ -104,6 +108,9 @@ export interface Herald {
     resume(id: string, scope?: Scope): Promise<Webhook>;
     /** A new signing secret; the old one keeps signing alongside it for the grace period. */
     rotateSecret(id: string, scope?: Scope & { graceMs?: number }): Promise<{ webhook: Webhook; secret: string }>;
+    /** Re-queues the webhook's failed deliveries created since `since`, durably, in batches. */
+    recover(id: string, since: number, scope?: Scope): Promise<RecoveryJob>;
+    recovery(jobId: string, scope?: Scope): Promise<RecoveryJob>;
     stats(id: string, scope?: Scope): Promise<WebhookStats>;
   };
   events: {
@@ -166,6 +173,8 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
       .catch((error: unknown) => onError(error, `emitting ${type}`));
   };
 
+  const recovery = new RecoveryRunner(store, () => dispatcher.wake(), onError);
+  let stopRetention: (() => void) | null = null;
   const dispatcher = new Dispatcher(store, sender, cache, options.dispatch, {
     onError,
     ...(options.onAttempt ? { onAttempt: options.onAttempt } : {}),
@@ -198,7 +207,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
 
   async function saveWebhook(next: Webhook): Promise<Webhook> {
     await s.updateWebhook(next);
-    cache.invalidate(next.id);
+    cache.prime(next);
     return next;
   }
 
@@ -257,6 +266,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
         });
         await checkTargetUrl(webhook.url, targetPolicy);
         await s.insertWebhook(webhook);
+        cache.prime(webhook);
         emitSystemEvent(
           "webhook.created",
           { webhook_id: webhook.id, name: webhook.name, url: webhook.url, events: webhook.events },
@@ -313,6 +323,19 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
       async stats(id, scope) {
         await findWebhook(id, scope);
         return s.webhookStats(id);
+      },
+      async recover(id, since, scope) {
+        await findWebhook(id, scope);
+        if (!Number.isFinite(since) || since < 0) {
+          throw new HeraldError("HERALD_ERR_VALIDATION", "since: must be a time (epoch ms or ISO-8601) in the past", { field: "since" });
+        }
+        return recovery.enqueue(id, since);
+      },
+      async recovery(jobId, scope) {
+        const job = await s.getRecoveryJob(jobId);
+        if (job) await findWebhook(job.webhookId, scope);
+        if (!job) throw new HeraldError("HERALD_ERR_NOT_FOUND", `recovery ${jobId} not found`, { field: "id" });
+        return job;
       },
     },
     events: {
@@ -376,17 +399,27 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
     async start() {
       running = true;
       await dispatcher.start();
+      recovery.start();
+      if (options.retention !== false && !stopRetention) {
+        stopRetention = startRetention(s, options.retention ?? { retentionDays: 30, intervalMs: 86_400_000 }, onError);
+      }
     },
     async stop() {
       running = false;
+      stopRetention?.();
+      stopRetention = null;
+      await recovery.stop();
       await dispatcher.stop();
     },
     async close() {
+      if (closed) return;
+      closed = true;
       await herald.stop();
       await sender.close();
       await s.close();
     },
   };
   let running = false;
+  let closed = false;
   return herald;
 }

@@ -17,8 +17,10 @@ import { uuidv7 } from "../domain/ids.js";
 import type { Attempt, Webhook } from "../domain/types.js";
 import type { AttemptOutcome, DueDelivery, Store } from "../store/store.js";
 import { buildRequest, redactRequestHeaders } from "./build-request.js";
-import { decideOutcome } from "./decide-outcome.js";
-import type { Sender } from "./send-request.js";
+import { decideOutcome, parseRetryAfter } from "./decide-outcome.js";
+import { WebhookPacing } from "./webhook-pacing.js";
+import type { Sender, SendResult } from "./send-request.js";
+import type { Decision } from "./decide-outcome.js";
 import type { WebhookCache } from "./webhook-cache.js";
 import { DEFAULT_MAX_CONCURRENCY } from "../domain/webhook-input.js";
 
@@ -33,6 +35,8 @@ export interface DispatchOptions {
   leaseCheckIntervalMs: number;
   /** Added to a webhook's timeout to make its lease: a worker alive past this is presumed dead. */
   leaseMarginMs: number;
+  /** A webhook whose deliveries keep giving up, with no success, for this long is disabled (Svix: 5 days). */
+  disableFailingAfterMs: number;
 }
 
 export const DEFAULT_DISPATCH_OPTIONS: DispatchOptions = {
@@ -41,16 +45,20 @@ export const DEFAULT_DISPATCH_OPTIONS: DispatchOptions = {
   pollIntervalMs: 250,
   leaseCheckIntervalMs: 5_000,
   leaseMarginMs: 30_000,
+  disableFailingAfterMs: 5 * 24 * 3_600_000,
 };
 
 export interface DispatchHooks {
   /** A delivery gave up: retries exhausted, the window passed, or the receiver answered 410. */
   onExhausted?(delivery: DueDelivery, webhook: Webhook, attempt: Attempt): void;
-  /** The receiver answered 410 Gone and the webhook was disabled. */
+  /** The webhook was disabled: the receiver answered 410 Gone, or its deliveries kept failing. */
   onWebhookDisabled?(webhook: Webhook, reason: string): void;
   onAttempt?(attempt: Attempt, delivery: DueDelivery): void;
   onError?(error: unknown, context: string): void;
 }
+
+/** How often a worker looks again while a rate limit holds a webhook back. */
+const RATE_LIMIT_TICK_MS = 50;
 
 export function makeWorkerId(): string {
   return `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
@@ -70,6 +78,7 @@ export class Dispatcher {
   private flushing: Promise<void> | null = null;
   private flushScheduled = false;
   private idleWaiters: Array<() => void> = [];
+  private readonly pacing = new WebhookPacing();
 
   constructor(
     private readonly store: Store,
@@ -160,15 +169,23 @@ export class Dispatcher {
       .catch((error: unknown) => this.hooks.onError?.(error, "scheduling the next claim"));
   }
 
+  /**
+   * Sleeps until the next future due time, a back-off ending, or the poll interval. Deliveries
+   * already due that the last claim could not take (webhook at its cap, paused, rate-limited,
+   * or waiting behind an earlier one on an ordered webhook) do not shorten the sleep: a
+   * finished request wakes the worker at once, so polling for them would only burn CPU.
+   */
   private async sleepUntilDue(): Promise<void> {
     const now = Date.now();
     let delay = this.options.pollIntervalMs;
     if (this.inFlightTotal < this.options.maxInFlight) {
-      const next = await this.store.nextDueAt();
+      const next = await this.store.nextDueAt(now);
       if (next !== null) delay = Math.min(delay, Math.max(next - now, 0));
     }
+    const resume = this.pacing.nextResumeAt(now);
+    if (resume !== null) delay = Math.min(delay, resume - now);
+    if (this.pacing.heldBack(now).length > 0) delay = Math.min(delay, RATE_LIMIT_TICK_MS);
     if (!this.running || this.pumping || this.timer) return;
-    // A due delivery we could not claim (all its webhooks saturated) waits for a slot to free, not a busy loop.
     this.timer = setTimeout(() => this.pump(), Math.max(delay, 1));
   }
 
@@ -177,25 +194,40 @@ export class Dispatcher {
     return max - (this.inFlight.get(webhookId) ?? 0);
   }
 
+  /**
+   * What the claim counts as taken for a webhook: its requests in flight, plus the slots its
+   * rate limit or back-off does not allow right now, so the store tops it up only as far as
+   * pacing permits.
+   */
+  private occupiedSlots(webhookId: string, now: number): number {
+    const inFlight = this.inFlight.get(webhookId) ?? 0;
+    const webhook = this.webhooks.peek(webhookId);
+    if (!this.pacing.isPaced(webhook)) return inFlight;
+    const free = Math.max(webhook!.maxConcurrency - inFlight, 0);
+    return inFlight + free - Math.min(free, this.pacing.allowance(webhook, now));
+  }
+
   /** Returns true when the claim was full, so more work is likely due right away. */
   private async claimAndSend(): Promise<boolean> {
     const free = this.options.maxInFlight - this.inFlightTotal;
     if (free <= 0) return false;
     const limit = Math.min(free, this.options.claimBatch);
-    const saturated: string[] = [];
+    const now = Date.now();
+    const saturated = this.pacing.heldBack(now);
     for (const [webhookId, count] of this.inFlight) {
       if (count > 0 && this.freeSlotsFor(webhookId) <= 0) saturated.push(webhookId);
     }
-    const now = Date.now();
     const claimed = await this.store.claimDueDeliveries({
       now,
       limit,
       owner: this.workerId,
       saturatedWebhookIds: saturated,
-      inFlight: (id) => this.inFlight.get(id) ?? 0,
+      inFlight: (id) => this.occupiedSlots(id, now),
       leaseMarginMs: this.options.leaseMarginMs,
     });
     for (const delivery of claimed) {
+      const webhook = this.webhooks.peek(delivery.webhookId);
+      if (webhook) this.pacing.spend(webhook, now);
       this.inFlight.set(delivery.webhookId, (this.inFlight.get(delivery.webhookId) ?? 0) + 1);
       this.inFlightTotal++;
       this.deliver(delivery).catch((error: unknown) => this.hooks.onError?.(error, `delivering ${delivery.id}`));
@@ -228,8 +260,7 @@ export class Dispatcher {
       this.pendingOutcomes.push({ attempt, state: decision.state, nextAttemptAt: decision.nextAttemptAt });
       this.scheduleFlush();
       this.hooks.onAttempt?.(attempt, delivery);
-      if (decision.disableWebhook !== null) await this.disableWebhook(webhook, decision.disableWebhook, settledAt);
-      if (decision.state === "failed") this.hooks.onExhausted?.(delivery, webhook, attempt);
+      await this.afterAttempt(webhook, delivery, attempt, result, decision, settledAt);
     } finally {
       const left = (this.inFlight.get(delivery.webhookId) ?? 1) - 1;
       if (left <= 0) this.inFlight.delete(delivery.webhookId);
@@ -237,6 +268,39 @@ export class Dispatcher {
       this.inFlightTotal--;
       this.notifyIdle();
       this.wake();
+    }
+  }
+
+  /** What an attempt teaches about its webhook: overload back-off, health, disabling. */
+  private async afterAttempt(
+    webhook: Webhook,
+    delivery: DueDelivery,
+    attempt: Attempt,
+    result: SendResult,
+    decision: Decision,
+    now: number,
+  ): Promise<void> {
+    const status = result.status;
+    if (decision.state === "succeeded") {
+      this.pacing.recovered(webhook.id);
+      if (webhook.failingSince !== null) {
+        await this.store.clearWebhookFailing(webhook.id);
+        this.webhooks.invalidate(webhook.id);
+      }
+      return;
+    }
+    const retryAfter = status === 429 || status === 503 ? parseRetryAfter(result.headers["retry-after"], now) : null;
+    if (status === 429 || result.errorClass === "timeout" || retryAfter !== null) {
+      this.pacing.backOff(webhook.id, now, retryAfter === null ? null : Math.min(retryAfter, webhook.retry.maxDelayMs));
+    }
+    if (decision.disableWebhook !== null) await this.disableWebhook(webhook, decision.disableWebhook, now);
+    if (decision.state !== "failed") return;
+    this.hooks.onExhausted?.(delivery, webhook, attempt);
+    const failingSince = await this.store.markWebhookFailing(webhook.id, now);
+    this.webhooks.invalidate(webhook.id);
+    if (failingSince !== null && now - failingSince >= this.options.disableFailingAfterMs && decision.disableWebhook === null) {
+      const days = Math.round((now - failingSince) / 3_600_000) / 24;
+      await this.disableWebhook(webhook, `deliveries kept failing with no success for ${days.toFixed(1)} days`, now);
     }
   }
 

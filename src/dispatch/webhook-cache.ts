@@ -27,6 +27,11 @@ export class WebhookCache {
     return webhook;
   }
 
+  /** A webhook this process just wrote: dispatch knows its limits before its first claim. */
+  prime(webhook: Webhook, now = Date.now()): void {
+    this.entries.set(webhook.id, { webhook, loadedAt: now });
+  }
+
   invalidate(id: string): void {
     this.entries.delete(id);
   }

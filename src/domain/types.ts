@@ -61,6 +61,20 @@ export interface Webhook {
   maxConcurrency: number;
   ordered: boolean;
   metadata: Record<string, unknown>;
+  /** When its deliveries started giving up without a success since; null while healthy. */
+  failingSince: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface RecoveryJob {
+  id: string;
+  webhookId: string;
+  since: number;
+  /** The last delivery id re-queued; the next batch starts after it. */
+  cursor: string | null;
+  requeued: number;
+  status: "running" | "done";
   createdAt: number;
   updatedAt: number;
 }

@@ -205,6 +205,7 @@ export function buildWebhook(rawInput: unknown, context: NewWebhookContext): Web
     maxConcurrency: input.maxConcurrency === undefined ? DEFAULT_MAX_CONCURRENCY : checkInteger("maxConcurrency", input.maxConcurrency, 1, 1000),
     ordered: input.ordered === undefined ? false : checkBoolean("ordered", input.ordered),
     metadata: input.metadata === undefined ? {} : checkMetadata(input.metadata),
+    failingSince: null,
     createdAt: context.now,
     updatedAt: context.now,
   };

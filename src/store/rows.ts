@@ -1,7 +1,7 @@
 /** Row <-> domain mapping for the SQL stores. Column names are the same in SQLite and PostgreSQL. */
 import type { SecretBox } from "../secrets/secret-box.js";
 import type {
-  Attempt, AttemptErrorClass, Delivery, DeliveryState, EventType, HeraldEvent, HttpMethod, PayloadFormat, RetryPolicy,
+  Attempt, AttemptErrorClass, Delivery, DeliveryState, EventType, HeraldEvent, HttpMethod, PayloadFormat, RecoveryJob, RetryPolicy,
   Tenant, Webhook, WebhookAuth, WebhookKind, WebhookStatus,
 } from "../domain/types.js";
 import type { StoredApiKey } from "./store.js";
@@ -26,6 +26,7 @@ export interface WebhookRow {
   max_concurrency: number;
   ordered: number | boolean;
   metadata: string;
+  failing_since: number | string | null;
   created_at: number | string;
   updated_at: number | string;
 }
@@ -59,6 +60,7 @@ export function webhookToRow(webhook: Webhook, box: SecretBox): WebhookRow {
     max_concurrency: webhook.maxConcurrency,
     ordered: webhook.ordered ? 1 : 0,
     metadata: JSON.stringify(webhook.metadata),
+    failing_since: webhook.failingSince,
     created_at: webhook.createdAt,
     updated_at: webhook.updatedAt,
   };
@@ -87,10 +89,33 @@ export function rowToWebhook(row: WebhookRow, box: SecretBox): Webhook {
     maxConcurrency: row.max_concurrency,
     ordered: Boolean(row.ordered),
     metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    failingSince: row.failing_since === null || row.failing_since === undefined ? null : Number(row.failing_since),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
 }
+
+export interface RecoveryJobRow {
+  id: string;
+  webhook_id: string;
+  since: number | string;
+  cursor: string | null;
+  requeued: number | string;
+  status: string;
+  created_at: number | string;
+  updated_at: number | string;
+}
+
+export const rowToRecoveryJob = (row: RecoveryJobRow): RecoveryJob => ({
+  id: row.id,
+  webhookId: row.webhook_id,
+  since: Number(row.since),
+  cursor: row.cursor,
+  requeued: Number(row.requeued),
+  status: row.status as RecoveryJob["status"],
+  createdAt: Number(row.created_at),
+  updatedAt: Number(row.updated_at),
+});
 
 export interface EventRow {
   id: string;

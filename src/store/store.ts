@@ -5,8 +5,10 @@
  * below, not `if (postgres)` scattered through the engine.
  */
 import type {
-  ApiKey, Attempt, Delivery, DeliveryState, EventType, HeraldEvent, Page, Tenant, Webhook, WebhookStats, WebhookStatus,
+  ApiKey, Attempt, Delivery, DeliveryState, EventType, HeraldEvent, Page, RecoveryJob, Tenant, Webhook, WebhookStats,
+  WebhookStatus,
 } from "../domain/types.js";
+import type { AttemptSeriesBucket, AttemptSeriesQuery } from "./stats-series.js";
 
 export interface StoreCapabilities {
   /** Several processes may claim from this store at once (PostgreSQL's FOR UPDATE SKIP LOCKED). */
@@ -88,6 +90,8 @@ export interface DeliveryFilter {
   tenantId?: string;
   webhookId?: string;
   eventId?: string;
+  /** Exact event type of the delivered event. */
+  eventType?: string;
   state?: DeliveryState;
   since?: number;
   until?: number;
@@ -104,6 +108,14 @@ export interface Store {
   readonly capabilities: StoreCapabilities;
   migrate(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Present when `capabilities.crossProcessWakeups`: calls `listener` whenever deliveries may
+   * have become due in any process sharing the store (an ingest committed, a lease released, a
+   * delivery requeued, a webhook resumed), and once when listening starts or resumes after a
+   * lost connection, since work may have arrived unheard. Coalesced and best-effort: a wake-up
+   * means "claim now", never "this much work"; polling remains the fallback. Returns unsubscribe.
+   */
+  onWorkAvailable?(listener: () => void): () => void;
 
   insertTenant(tenant: Tenant): Promise<boolean>;
   getTenant(id: string): Promise<Tenant | null>;
@@ -137,16 +149,37 @@ export interface Store {
   /** Makes in-flight deliveries due again: those whose lease expired before `expiredBefore`, or held by `owners`. */
   releaseLeases(filter: { expiredBefore?: number; owners?: string[] }, now: number): Promise<number>;
   listLeaseOwners(): Promise<string[]>;
-  /** The earliest next_attempt_at among pending deliveries, or null when none is pending. */
-  nextDueAt(): Promise<number | null>;
+  /** The earliest next_attempt_at after `after` among pending deliveries, or null when none is due later. */
+  nextDueAt(after: number): Promise<number | null>;
   getDelivery(id: string): Promise<Delivery | null>;
   listDeliveries(filter: DeliveryFilter): Promise<Page<Delivery>>;
   listAttempts(deliveryId: string): Promise<Attempt[]>;
   /** Makes a delivery due now, whatever its state but in_flight; resets nothing of its history. */
   requeueDelivery(id: string, now: number): Promise<boolean>;
+  /** Makes a webhook's failed deliveries created at or after `since` due again now (`/recover`); returns how many. */
+  requeueFailedDeliveries(webhookId: string, since: number, now: number): Promise<number>;
   countDeliveriesByState(): Promise<Record<DeliveryState, number>>;
   webhookStats(webhookId: string): Promise<WebhookStats>;
+  /** Attempts per time bucket with their success count and p50/p95 duration (the dashboard's charts); SQL in stats-series.ts. */
+  webhookAttemptSeries(webhookId: string, query: AttemptSeriesQuery): Promise<AttemptSeriesBucket[]>;
   setWebhookStatus(id: string, status: WebhookStatus, reason: string | null, now: number): Promise<boolean>;
+
+  /** Marks the webhook failing (if not already) and returns since when it has been failing. */
+  markWebhookFailing(id: string, now: number): Promise<number | null>;
+  /** A success: the webhook is healthy again. */
+  clearWebhookFailing(id: string): Promise<void>;
+
+  insertRecoveryJob(job: RecoveryJob): Promise<void>;
+  getRecoveryJob(id: string): Promise<RecoveryJob | null>;
+  listRunningRecoveryJobs(): Promise<RecoveryJob[]>;
+  /**
+   * Re-queues up to `batchSize` of the job's failed deliveries after its cursor and advances
+   * the cursor, in one transaction; marks the job done when nothing is left.
+   */
+  advanceRecoveryJob(id: string, batchSize: number, now: number): Promise<RecoveryJob | null>;
+
+  /** Retention: deletes up to `limit` finished deliveries (and their attempts) completed before `cutoff`, then events left without deliveries. */
+  deleteFinishedBefore(cutoff: number, limit: number): Promise<number>;
 
   upsertEventType(eventType: EventType): Promise<void>;
   getEventType(tenantId: string, name: string): Promise<EventType | null>;

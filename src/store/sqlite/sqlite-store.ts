@@ -11,13 +11,16 @@ import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { matchesEventType } from "../../domain/event-patterns.js";
-import type { DeliveryState, EventType, HeraldEvent, Page, Tenant, Webhook, WebhookStats, WebhookStatus } from "../../domain/types.js";
+import type {
+  DeliveryState, EventType, HeraldEvent, Page, RecoveryJob, Tenant, Webhook, WebhookStats, WebhookStatus,
+} from "../../domain/types.js";
 import { HeraldError } from "../../errors.js";
 import type { SecretBox } from "../../secrets/secret-box.js";
 import { applyMigrations } from "./migrate.js";
 import {
-  type ApiKeyRow, type AttemptRow, type DeliveryRow, type EventRow, type EventTypeRow, type TenantRow, type WebhookRow,
-  attemptToRow, pageOf, rowToApiKey, rowToAttempt, rowToDelivery, rowToEvent, rowToEventType, rowToTenant, rowToWebhook,
+  type ApiKeyRow, type AttemptRow, type DeliveryRow, type EventRow, type EventTypeRow, type RecoveryJobRow, type TenantRow,
+  type WebhookRow, attemptToRow, pageOf, rowToApiKey, rowToAttempt, rowToDelivery, rowToEvent, rowToEventType, rowToRecoveryJob,
+  rowToTenant, rowToWebhook,
   webhookToRow,
 } from "../rows.js";
 import type {
@@ -25,6 +28,7 @@ import type {
   StoredApiKey, WebhookFilter,
 } from "../store.js";
 import { type StatsSummaryRow, p95Offset, toWebhookStats, webhookStatsSql } from "../stats.js";
+import { type AttemptSeriesQuery, type AttemptSeriesRow, attemptSeriesSql, toAttemptSeries } from "../stats-series.js";
 
 export interface SqliteStoreOptions {
   /** A file path, or ":memory:". */
@@ -101,6 +105,10 @@ export class SqliteStore implements Store {
            JOIN events e ON e.id = d.event_id
           WHERE d.state = 'pending' AND d.next_attempt_at <= ?
             AND d.webhook_id NOT IN (SELECT value FROM json_each(?))
+            -- Ordered webhooks: only the oldest open delivery may go; later ones wait for it to settle.
+            AND (w.ordered = 0 OR NOT EXISTS (
+                  SELECT 1 FROM deliveries p
+                   WHERE p.webhook_id = d.webhook_id AND p.state IN ('pending', 'in_flight') AND p.id < d.id))
           ORDER BY d.next_attempt_at
           LIMIT ?`,
       ),
@@ -396,10 +404,10 @@ export class SqliteStore implements Store {
       .map((r) => r.lease_owner);
   }
 
-  async nextDueAt(): Promise<number | null> {
+  async nextDueAt(after: number): Promise<number | null> {
     const row = this.db
-      .prepare<[], { at: number | null }>("SELECT MIN(next_attempt_at) AS at FROM deliveries WHERE state = 'pending'")
-      .get();
+      .prepare<[number], { at: number | null }>("SELECT MIN(next_attempt_at) AS at FROM deliveries WHERE state = 'pending' AND next_attempt_at > ?")
+      .get(after);
     return row?.at ?? null;
   }
 
@@ -418,6 +426,7 @@ export class SqliteStore implements Store {
     if (filter.tenantId !== undefined) add("tenant_id = ?", filter.tenantId);
     if (filter.webhookId !== undefined) add("webhook_id = ?", filter.webhookId);
     if (filter.eventId !== undefined) add("event_id = ?", filter.eventId);
+    if (filter.eventType !== undefined) add("event_type = ?", filter.eventType);
     if (filter.state !== undefined) add("state = ?", filter.state);
     if (filter.since !== undefined) add("created_at >= ?", filter.since);
     if (filter.until !== undefined) add("created_at < ?", filter.until);
@@ -448,6 +457,15 @@ export class SqliteStore implements Store {
     );
   }
 
+  async requeueFailedDeliveries(webhookId: string, since: number, now: number): Promise<number> {
+    return this.db
+      .prepare(
+        `UPDATE deliveries SET state = 'pending', next_attempt_at = ?, completed_at = NULL, updated_at = ?
+         WHERE webhook_id = ? AND state = 'failed' AND created_at >= ?`,
+      )
+      .run(now, now, webhookId, since).changes;
+  }
+
   async countDeliveriesByState(): Promise<Record<DeliveryState, number>> {
     const counts: Record<DeliveryState, number> = { pending: 0, in_flight: 0, succeeded: 0, failed: 0, cancelled: 0 };
     for (const row of this.db.prepare<[], { state: DeliveryState; n: number }>("SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state").all()) {
@@ -465,6 +483,99 @@ export class SqliteStore implements Store {
       : (this.db.prepare<[{ id: string; offset: number }], { duration_ms: number }>(sql.percentile).get({ id: webhookId, offset: p95Offset(attempts) })
           ?.duration_ms ?? null);
     return toWebhookStats(summary, p95);
+  }
+
+  async webhookAttemptSeries(webhookId: string, query: AttemptSeriesQuery) {
+    const sql = attemptSeriesSql({ id: "@id", since: "@since", until: "@until", bucket: "@bucket" });
+    const rows = this.db
+      .prepare<[{ id: string; since: bigint; until: bigint; bucket: bigint }], AttemptSeriesRow>(sql)
+      // BigInt binds as INTEGER (a JS number binds as REAL), so the bucket division truncates as the SQL expects.
+      .all({ id: webhookId, since: BigInt(Math.floor(query.since)), until: BigInt(Math.floor(query.until)), bucket: BigInt(Math.max(1, Math.floor(query.bucketMs))) });
+    return toAttemptSeries(rows, query);
+  }
+
+  async markWebhookFailing(id: string, now: number): Promise<number | null> {
+    const row = this.db
+      .prepare<[number, string], { failing_since: number }>(
+        "UPDATE webhooks SET failing_since = COALESCE(failing_since, ?) WHERE id = ? RETURNING failing_since",
+      )
+      .get(now, id);
+    return row?.failing_since ?? null;
+  }
+
+  async clearWebhookFailing(id: string): Promise<void> {
+    this.db.prepare("UPDATE webhooks SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL").run(id);
+  }
+
+  // ---- recovery
+
+  async insertRecoveryJob(job: RecoveryJob): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO recovery_jobs (id, webhook_id, since, cursor, requeued, status, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(job.id, job.webhookId, job.since, job.cursor, job.requeued, job.status, job.createdAt, job.updatedAt);
+  }
+
+  async getRecoveryJob(id: string): Promise<RecoveryJob | null> {
+    const row = this.db.prepare<[string], RecoveryJobRow>("SELECT * FROM recovery_jobs WHERE id = ?").get(id);
+    return row ? rowToRecoveryJob(row) : null;
+  }
+
+  async listRunningRecoveryJobs(): Promise<RecoveryJob[]> {
+    return this.db
+      .prepare<[], RecoveryJobRow>("SELECT * FROM recovery_jobs WHERE status = 'running' ORDER BY id")
+      .all()
+      .map(rowToRecoveryJob);
+  }
+
+  async advanceRecoveryJob(id: string, batchSize: number, now: number): Promise<RecoveryJob | null> {
+    return this.db
+      .transaction(() => {
+        const row = this.db.prepare<[string], RecoveryJobRow>("SELECT * FROM recovery_jobs WHERE id = ?").get(id);
+        if (!row || row.status !== "running") return row ? rowToRecoveryJob(row) : null;
+        const ids = this.db
+          .prepare<[string, number, string, number], { id: string }>(
+            `SELECT id FROM deliveries WHERE webhook_id = ? AND state = 'failed' AND created_at >= ? AND id > ?
+             ORDER BY id LIMIT ?`,
+          )
+          .all(row.webhook_id, Number(row.since), row.cursor ?? "", batchSize)
+          .map((r) => r.id);
+        const requeue = this.db.prepare(
+          "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, completed_at = NULL, updated_at = ? WHERE id = ?",
+        );
+        for (const deliveryId of ids) requeue.run(now, now, deliveryId);
+        const done = ids.length < batchSize;
+        this.db
+          .prepare("UPDATE recovery_jobs SET cursor = ?, requeued = requeued + ?, status = ?, updated_at = ? WHERE id = ?")
+          .run(ids.at(-1) ?? row.cursor, ids.length, done ? "done" : "running", now, id);
+        return rowToRecoveryJob(this.db.prepare<[string], RecoveryJobRow>("SELECT * FROM recovery_jobs WHERE id = ?").get(id)!);
+      })
+      .immediate();
+  }
+
+  // ---- retention
+
+  async deleteFinishedBefore(cutoff: number, limit: number): Promise<number> {
+    return this.db
+      .transaction(() => {
+        const deleted = this.db
+          .prepare(
+            `DELETE FROM deliveries WHERE id IN (
+               SELECT id FROM deliveries WHERE completed_at IS NOT NULL AND completed_at < ? AND state <> 'pending' LIMIT ?)`,
+          )
+          .run(cutoff, limit).changes;
+        this.db
+          .prepare(
+            `DELETE FROM events WHERE id IN (
+               SELECT e.id FROM events e WHERE e.created_at < ?
+                 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id) LIMIT ?)`,
+          )
+          .run(cutoff, limit);
+        return deleted;
+      })
+      .immediate();
   }
 
   // ---- event types
