@@ -1,0 +1,158 @@
+/**
+ * Who is calling. Tenant keys come in `apikey` (Identus; header names are case-insensitive) or
+ * `Authorization: Bearer <key>`; the admin key in `x-admin-api-key` (or in either tenant
+ * header). Each route declares its access in `config.access`; routes that declare none are
+ * tenant routes under /v1, /events and /cloud-agent, and public elsewhere (docs, dashboard).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Herald, Scope } from "../herald.js";
+import { HeraldError } from "../errors.js";
+import { hashApiKey, secretsEqual } from "./api-keys.js";
+import { makeProblem, sendProblem } from "./problem.js";
+import type { RateLimiter } from "./rate-limit.js";
+
+export type Access = "public" | "tenant" | "admin";
+
+export type Principal =
+  | { kind: "admin" }
+  | { kind: "tenant"; tenantId: string; keyId: string };
+
+declare module "fastify" {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    access?: Access;
+  }
+}
+
+/** Found keys are remembered briefly so each request does not cost a store read; revocation clears it in this process at once. */
+const KEY_CACHE_MS = 5_000;
+const KEY_CACHE_MAX = 10_000;
+
+export class Authenticator {
+  private readonly cache = new Map<string, { principal: Principal; until: number }>();
+
+  constructor(
+    private readonly herald: Herald,
+    /** null: no admin key is accepted. */
+    private readonly adminApiKey: string | null,
+    private readonly limiter: RateLimiter,
+    private readonly rateLimitPerSecond: number,
+  ) {}
+
+  forgetKeys(): void {
+    this.cache.clear();
+  }
+
+  async identify(request: FastifyRequest): Promise<Principal | null> {
+    const adminHeader = headerValue(request, "x-admin-api-key");
+    if (adminHeader !== undefined) {
+      if (this.adminApiKey !== null && secretsEqual(adminHeader, this.adminApiKey)) return { kind: "admin" };
+      throw new HeraldError("HERALD_ERR_UNAUTHORIZED", "x-admin-api-key: the admin API key is wrong", { field: "x-admin-api-key" });
+    }
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(headerValue(request, "authorization") ?? "")?.[1];
+    const key = headerValue(request, "apikey") ?? bearer;
+    if (key === undefined) return null;
+    if (this.adminApiKey !== null && secretsEqual(key, this.adminApiKey)) return { kind: "admin" };
+    const hash = hashApiKey(key);
+    const cached = this.cache.get(hash);
+    if (cached && cached.until > Date.now()) return cached.principal;
+    const stored = await this.herald.store.findApiKeyByHash(hash);
+    if (!stored || stored.revokedAt !== null) {
+      throw new HeraldError("HERALD_ERR_UNAUTHORIZED", "apikey: the API key is unknown or revoked", { field: "apikey" });
+    }
+    const principal: Principal = { kind: "tenant", tenantId: stored.tenantId, keyId: stored.id };
+    if (this.cache.size >= KEY_CACHE_MAX) this.cache.clear();
+    this.cache.set(hash, { principal, until: Date.now() + KEY_CACHE_MS });
+    return principal;
+  }
+
+  /** The onRequest hook: runs before the body is read, so an unauthenticated caller cannot make the server parse a large body. */
+  install(app: FastifyInstance): void {
+    app.decorateRequest("principal", null);
+    app.addHook("onRequest", async (request, reply) => {
+      const access = routeAccess(request);
+      if (access === "public") return;
+      const principal = await this.identify(request);
+      if (principal === null) {
+        return sendProblem(
+          reply,
+          makeProblem("HERALD_ERR_UNAUTHORIZED", "send your API key in the apikey header or as Authorization: Bearer <key>", request.url, "apikey"),
+        );
+      }
+      if (access === "admin" && principal.kind !== "admin") {
+        return sendProblem(reply, makeProblem("HERALD_ERR_FORBIDDEN", "this route needs the admin key in x-admin-api-key", request.url, "x-admin-api-key"));
+      }
+      request.principal = principal;
+      return this.limit(request, reply, principal);
+    });
+  }
+
+  private limit(request: FastifyRequest, reply: FastifyReply, principal: Principal): FastifyReply | undefined {
+    const rateKey = principal.kind === "admin" ? "admin" : principal.keyId;
+    const decision = this.limiter.take(rateKey);
+    if (decision.allowed) return undefined;
+    if (decision.notify) {
+      const tenantId = principal.kind === "tenant" ? principal.tenantId : this.herald.defaultTenantId;
+      this.herald.emitSystemEvent(
+        "api.limit.exceeded",
+        { key_id: principal.kind === "tenant" ? principal.keyId : "admin", limit_per_second: this.rateLimitPerSecond, path: request.url.split("?")[0] },
+        tenantId,
+      );
+    }
+    reply.header("Retry-After", String(decision.retryAfterSeconds));
+    return sendProblem(
+      reply,
+      makeProblem(
+        "HERALD_ERR_RATE_LIMITED",
+        `this API key is limited to ${this.rateLimitPerSecond} requests per second (HERALD_RATE_LIMIT_PER_SECOND); retry after ${decision.retryAfterSeconds} s`,
+        request.url,
+      ),
+    );
+  }
+}
+
+function headerValue(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  const trimmed = first?.trim();
+  return trimmed ? trimmed : undefined;
+}
+
+const TENANT_PREFIXES = ["/v1/", "/events/", "/cloud-agent/"];
+
+function routeAccess(request: FastifyRequest): Access {
+  const declared = request.routeOptions.config?.access;
+  if (declared) return declared;
+  const path = request.url.split("?")[0] + "/";
+  return TENANT_PREFIXES.some((prefix) => path.startsWith(prefix)) ? "tenant" : "public";
+}
+
+/** The caller's principal; routes behind auth always have one. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new HeraldError("HERALD_ERR_UNAUTHORIZED", "authentication required");
+  return request.principal;
+}
+
+/**
+ * The engine scope for a request. A tenant key is confined to its tenant: naming another
+ * tenant answers 404, as if it did not exist. The admin acts on the tenant it names, or with
+ * no restriction (reads) / the default tenant (writes) when it names none.
+ */
+export function scopeOf(request: FastifyRequest, requestedTenantId?: string | null): Scope {
+  const principal = principalOf(request);
+  if (principal.kind === "tenant") {
+    if (requestedTenantId !== undefined && requestedTenantId !== principal.tenantId) {
+      throw new HeraldError("HERALD_ERR_TENANT_NOT_FOUND", `tenantId: tenant ${requestedTenantId} not found`, { field: "tenantId" });
+    }
+    return { tenantId: principal.tenantId };
+  }
+  return requestedTenantId === undefined ? {} : { tenantId: requestedTenantId };
+}
+
+/** A single tenant for operations that need one (events, event types): the caller's, or for the admin the named or default tenant. */
+export function tenantOf(request: FastifyRequest, herald: Herald, requestedTenantId?: string): string {
+  const scope = scopeOf(request, requestedTenantId);
+  return scope.tenantId ?? herald.defaultTenantId;
+}

@@ -1,0 +1,65 @@
+/** Operations: liveness, readiness, Prometheus metrics and the OpenAPI document. Public: no key needed. */
+import { Type } from "@sinclair/typebox";
+import type { FastifyInstance } from "fastify";
+import { HERALD_VERSION } from "../../version.js";
+import type { ApiContext } from "../context.js";
+import { makeProblem, sendProblem } from "../problem.js";
+import { problems } from "../schemas.js";
+
+const tags = ["operations"];
+const config = { access: "public" as const };
+
+export function registerOperationRoutes(app: FastifyInstance, { herald, config: heraldConfig, metrics }: ApiContext, options: { openApi: boolean }): void {
+  app.get(
+    "/health",
+    {
+      config,
+      schema: { tags, summary: "Liveness: the process answers", response: { 200: Type.Object({ status: Type.String(), version: Type.String() }) } },
+    },
+    async () => ({ status: "ok", version: HERALD_VERSION }),
+  );
+
+  app.get(
+    "/ready",
+    {
+      config,
+      schema: {
+        tags, summary: "Readiness: the store answers and, in roles that deliver, the worker runs",
+        response: { 200: Type.Object({ status: Type.String(), role: Type.String(), store: Type.String(), worker: Type.Boolean() }), ...problems(503) },
+      },
+    },
+    async (request, reply) => {
+      try {
+        await herald.store.getTenant(herald.defaultTenantId);
+      } catch (error) {
+        request.log.warn({ err: error }, "readiness: store check failed");
+        return sendProblem(reply, makeProblem("HERALD_ERR_NOT_RUNNING", "the store does not answer", request.url));
+      }
+      const needsWorker = heraldConfig.role !== "api";
+      if (needsWorker && !herald.running) {
+        return sendProblem(reply, makeProblem("HERALD_ERR_NOT_RUNNING", "the delivery worker is not running", request.url));
+      }
+      return { status: "ready", role: heraldConfig.role, store: herald.store.backend, worker: herald.running };
+    },
+  );
+
+  app.get(
+    "/metrics",
+    {
+      config,
+      schema: {
+        tags, summary: "Prometheus metrics: events accepted, attempts by outcome, attempt latency, queue depth, in-flight",
+        produces: ["text/plain"],
+        response: { 200: Type.String({ description: "Prometheus text exposition format" }) },
+      },
+    },
+    async (_request, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
+
+  if (!options.openApi) return;
+  app.get(
+    "/openapi.json",
+    { config, schema: { tags, summary: "This API's OpenAPI 3 document", response: { 200: Type.Object({}, { additionalProperties: true }) } } },
+    async () => app.swagger(),
+  );
+}

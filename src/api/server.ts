@@ -1,0 +1,198 @@
+/**
+ * The HTTP server (`herald serve`): `buildApp` assembles the fastify instance over an engine
+ * (tests drive it with app.inject), `startServer` opens the engine, bootstraps the environment,
+ * starts the worker as HERALD_ROLE says and listens.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { pino, type Logger } from "pino";
+import type { HeraldConfig } from "../config/load-config.js";
+import { readOrCreateSecretFile } from "../config/secret-files.js";
+import { registerDashboard } from "../dashboard/register.js";
+import type { DispatchOptions } from "../dispatch/dispatcher.js";
+import { createHerald, type Herald, type HeraldOptions } from "../herald.js";
+import { generateMasterKey } from "../secrets/secret-box.js";
+import { Authenticator } from "./auth.js";
+import { bootstrapEnvironment } from "./bootstrap.js";
+import type { ApiContext } from "./context.js";
+import { type HeraldMetrics, makeMetrics } from "./metrics.js";
+import { registerOpenApi } from "./openapi.js";
+import { installProblemHandlers } from "./problem.js";
+import { RateLimiter } from "./rate-limit.js";
+import { registerDeliveryRoutes } from "./routes/deliveries.js";
+import { registerEventTypeRoutes } from "./routes/event-types.js";
+import { registerEventRoutes } from "./routes/events.js";
+import { identusRoutes } from "./routes/identus.js";
+import { registerOperationRoutes } from "./routes/operations.js";
+import { registerTenantRoutes } from "./routes/tenants.js";
+import { registerWebhookRoutes } from "./routes/webhooks.js";
+import { Problem } from "./schemas.js";
+import { EventSchemaValidator, makeRequestValidatorCompiler } from "./validation.js";
+
+export interface BuildAppOptions {
+  metrics?: HeraldMetrics;
+  logger?: Logger;
+}
+
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  hidden: boolean;
+}
+
+const routeLists = new WeakMap<FastifyInstance, RegisteredRoute[]>();
+
+/** Every route the app registered (for the test that checks /openapi.json lists them all). */
+export function registeredRoutes(app: FastifyInstance): RegisteredRoute[] {
+  return routeLists.get(app) ?? [];
+}
+
+const REDACTED_HEADERS = ["req.headers.apikey", "req.headers.authorization", 'req.headers["x-admin-api-key"]'];
+
+/** The API over an engine. `config.adminApiKey` null means no admin key is accepted (startServer always resolves one). */
+export async function buildApp(herald: Herald, config: HeraldConfig, options: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const logger: FastifyBaseLogger = options.logger ?? pino({ level: config.logLevel, redact: REDACTED_HEADERS });
+  const app: FastifyInstance = Fastify({
+    bodyLimit: config.maxBodyBytes,
+    loggerInstance: logger,
+    // Identus clients send `apiKey`; node lowercases header names, so `apikey` matches any case.
+    ajv: { customOptions: { removeAdditional: false } },
+    return503OnClosing: true,
+  });
+  const routes: RegisteredRoute[] = [];
+  routeLists.set(app, routes);
+  app.addHook("onRoute", (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    const hidden = Boolean((route.schema as { hide?: boolean } | undefined)?.hide);
+    for (const method of methods) routes.push({ method, url: route.url, hidden });
+  });
+
+  app.setValidatorCompiler(makeRequestValidatorCompiler());
+  // Response schemas document the API; responses are written with JSON.stringify so no field is ever dropped or coerced.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  installProblemHandlers(app);
+  // The API takes JSON only; text bodies answer 415 instead of failing schema validation as a string.
+  app.removeContentTypeParser("text/plain");
+  app.addSchema(Problem);
+
+  const metrics = options.metrics ?? makeMetrics();
+  metrics.bind(herald);
+  const limiter = new RateLimiter({ perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst });
+  const auth = new Authenticator(herald, config.adminApiKey, limiter, config.rateLimitPerSecond);
+  auth.install(app);
+  const context: ApiContext = { herald, config, auth, eventSchemas: new EventSchemaValidator(), metrics };
+
+  if (config.role === "worker") {
+    registerOperationRoutes(app, context, { openApi: false });
+    return app;
+  }
+  await registerOpenApi(app);
+  registerOperationRoutes(app, context, { openApi: true });
+  await app.register(identusRoutes(context));
+  await app.register(identusRoutes(context), { prefix: "/cloud-agent" });
+  registerWebhookRoutes(app, context);
+  registerEventRoutes(app, context);
+  registerDeliveryRoutes(app, context);
+  registerTenantRoutes(app, context);
+  registerEventTypeRoutes(app, context);
+  await registerDashboard(app, { herald });
+  return app;
+}
+
+export interface StartServerOptions {
+  /** Where generated keys are shown once (default: stdout). */
+  print?: (line: string) => void;
+  logger?: Logger;
+  /** Worker tuning (tests use a short poll interval). */
+  dispatch?: Partial<DispatchOptions>;
+}
+
+export interface RunningServer {
+  url: string;
+  app: FastifyInstance;
+  herald: Herald;
+  /** The admin key in force (from HERALD_ADMIN_API_KEY or admin.key). */
+  adminApiKey: string;
+  /** The default tenant's key when known to this process. */
+  defaultTenantApiKey: string | null;
+  close(): Promise<void>;
+}
+
+function localUrl(host: string, port: number): string {
+  // A wildcard listen address is reachable on loopback; the CLI on this machine uses that.
+  const reachable = host === "0.0.0.0" || host === "::" || host === "" ? "127.0.0.1" : host;
+  return `http://${reachable.includes(":") ? `[${reachable}]` : reachable}:${port}`;
+}
+
+export async function startServer(config: HeraldConfig, options: StartServerOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? pino({ level: config.logLevel, redact: REDACTED_HEADERS });
+  const print = options.print ?? ((line: string) => process.stdout.write(line + "\n"));
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+
+  const secretPath = join(config.dataDir, "secret.key");
+  const secret = config.secretKey === null ? readOrCreateSecretFile(secretPath, generateMasterKey) : { value: config.secretKey, created: false };
+  if (secret.created) print(`herald: generated the master key that encrypts stored secrets, saved to ${secretPath}; back it up: without it stored secrets cannot be read`);
+
+  const metrics = makeMetrics({ processMetrics: true });
+  const heraldOptions: HeraldOptions = {
+    database: config.databaseUrl,
+    secretKey: secret.value,
+    createDefaultTenant: false,
+    allowPrivateTargets: config.allowPrivateTargets,
+    onAttempt: (attempt) => metrics.onAttempt(attempt),
+    onEventAccepted: (event, count) => metrics.onEventAccepted(event, count),
+    onError: (error, context) => logger.error({ err: error }, `worker: ${context}`),
+    ...(options.dispatch ? { dispatch: options.dispatch } : {}),
+  };
+  const herald = await createHerald(heraldOptions);
+  let app: FastifyInstance | null = null;
+  try {
+    const keys = await bootstrapEnvironment(herald, config, { print, warn: (message) => logger.warn(message) });
+    if (config.role !== "all" && !herald.store.capabilities.multiProcess) {
+      logger.warn(`HERALD_ROLE=${config.role} with ${herald.store.backend}: only one process can use this store; use postgres:// to split roles`);
+    }
+    if (config.role !== "api") await herald.start();
+    app = await buildApp(herald, { ...config, adminApiKey: keys.adminApiKey }, { metrics, logger });
+    await app.listen({ port: config.port, host: config.host });
+    const address = app.server.address();
+    const port = typeof address === "object" && address !== null ? address.port : config.port;
+    const url = localUrl(config.host, port);
+    const serverFile = join(config.dataDir, "server.json");
+    writeFileSync(serverFile, JSON.stringify({ url, pid: process.pid }) + "\n", { mode: 0o600 });
+    chmodSync(serverFile, 0o600);
+    logger.info({ url, role: config.role, store: herald.store.backend }, `herald listening on ${url}`);
+
+    const running = app;
+    let closed = false;
+    return {
+      url,
+      app: running,
+      herald,
+      adminApiKey: keys.adminApiKey,
+      defaultTenantApiKey: keys.defaultTenantApiKey,
+      async close() {
+        if (closed) return;
+        closed = true;
+        await running.close();
+        await herald.close();
+        removeServerFile(serverFile);
+      },
+    };
+  } catch (error) {
+    await app?.close();
+    await herald.close();
+    throw error;
+  }
+}
+
+/** server.json tells the local CLI where the server is; remove it only if it still names this process. */
+function removeServerFile(path: string): void {
+  try {
+    if (!existsSync(path)) return;
+    const content = JSON.parse(readFileSync(path, "utf8")) as { pid?: number };
+    if (content.pid === process.pid) rmSync(path);
+  } catch {
+    // A malformed or vanished file needs no cleanup.
+  }
+}

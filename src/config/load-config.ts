@@ -1,0 +1,219 @@
+/**
+ * The server's configuration (SPEC section 5): every variable read from the environment, or
+ * from the matching `herald serve` flag, and checked once at start. A bad value fails with one
+ * line naming the variable and the fix, so a misconfigured deployment stops before it listens.
+ */
+import { resolve } from "node:path";
+import { HeraldError } from "../errors.js";
+import { parseMasterKey } from "../secrets/secret-box.js";
+import { DEFAULT_DATABASE_URL, parseDatabaseUrl, type ParsedDatabaseUrl } from "../store/open-store.js";
+
+export type HeraldRole = "all" | "api" | "worker";
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+
+export interface EnvWebhook {
+  url: string;
+  /** Sent as `Authorization: Bearer <apiKey>`; null for no auth. */
+  apiKey: string | null;
+}
+
+export interface HeraldConfig {
+  port: number;
+  host: string;
+  databaseUrl: string;
+  database: ParsedDatabaseUrl;
+  /** Where secret.key, admin.key, default-tenant.key and server.json live. */
+  dataDir: string;
+  /** null: generated into `<dataDir>/admin.key` on first start. */
+  adminApiKey: string | null;
+  /** null: generated into `<dataDir>/secret.key` on first start. */
+  secretKey: string | null;
+  globalWebhook: EnvWebhook | null;
+  defaultWalletEnabled: boolean;
+  /** Applied only when the default tenant is first created. */
+  defaultWalletWebhook: EnvWebhook | null;
+  /** null: generated into `<dataDir>/default-tenant.key` and printed once. */
+  defaultWalletApiKey: string | null;
+  allowPrivateTargets: boolean;
+  retentionDays: number;
+  cleanupIntervalMs: number;
+  role: HeraldRole;
+  logLevel: LogLevel;
+  /** Requests per second per API key; 0 turns the limit off. */
+  rateLimitPerSecond: number;
+  /** Requests a key may make at once above its steady rate. */
+  rateLimitBurst: number;
+  /** Largest request body accepted, in bytes. */
+  maxBodyBytes: number;
+}
+
+export interface ConfigVariable {
+  env: string;
+  /** The `herald serve` flag, commander style. */
+  flag: string;
+  description: string;
+  default: string;
+  /** A switch: `--flag` alone means true. */
+  boolean?: true;
+}
+
+/** Every variable, in the order `herald serve --help` should list them. Older names (WEBHOOK_URL, WEBHOOK_API_KEY) are read but have no flag. */
+export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
+  { env: "PORT", flag: "--port <port>", description: "HTTP listen port", default: "8080" },
+  { env: "HOST", flag: "--host <host>", description: "HTTP listen address", default: "127.0.0.1" },
+  { env: "HERALD_DATABASE_URL", flag: "--database-url <url>", description: "sqlite:<path> (embedded) or postgres://... (scale-out)", default: DEFAULT_DATABASE_URL },
+  { env: "HERALD_DATA_DIR", flag: "--data-dir <dir>", description: "folder for generated keys and server.json", default: "the SQLite file's folder, else ./data" },
+  { env: "HERALD_ADMIN_API_KEY", flag: "--admin-api-key <key>", description: "admin key, sent in header x-admin-api-key", default: "generated on first start into <data-dir>/admin.key" },
+  { env: "HERALD_SECRET_KEY", flag: "--secret-key <key>", description: "master key (32 bytes, hex or base64) that encrypts stored secrets", default: "generated into <data-dir>/secret.key" },
+  { env: "GLOBAL_WEBHOOK_URL", flag: "--global-webhook-url <url>", description: "webhook receiving every tenant's events (older name WEBHOOK_URL)", default: "unset" },
+  { env: "GLOBAL_WEBHOOK_API_KEY", flag: "--global-webhook-api-key <key>", description: "bearer token sent to the global webhook (older name WEBHOOK_API_KEY)", default: "unset" },
+  { env: "DEFAULT_WALLET_ENABLED", flag: "--default-wallet-enabled <bool>", description: "create the default tenant at start", default: "true" },
+  { env: "DEFAULT_WALLET_WEBHOOK_URL", flag: "--default-wallet-webhook-url <url>", description: "default tenant's webhook, applied when the tenant is first created", default: "unset" },
+  { env: "DEFAULT_WALLET_WEBHOOK_API_KEY", flag: "--default-wallet-webhook-api-key <key>", description: "bearer token for the default tenant's webhook", default: "unset" },
+  { env: "DEFAULT_WALLET_AUTH_API_KEY", flag: "--default-wallet-auth-api-key <key>", description: "API key of the default tenant", default: "generated into <data-dir>/default-tenant.key" },
+  { env: "HERALD_ALLOW_PRIVATE_TARGETS", flag: "--allow-private-targets", description: "allow webhook URLs on loopback/private/link-local addresses", default: "false", boolean: true },
+  { env: "HERALD_RETENTION_DAYS", flag: "--retention-days <days>", description: "days delivery records are kept", default: "30" },
+  { env: "HERALD_CLEANUP_INTERVAL_MS", flag: "--cleanup-interval-ms <ms>", description: "how often old delivery records are removed", default: "86400000" },
+  { env: "HERALD_ROLE", flag: "--role <role>", description: "all (API + worker), api, or worker", default: "all" },
+  { env: "HERALD_LOG_LEVEL", flag: "--log-level <level>", description: "fatal, error, warn, info, debug, trace or silent", default: "info" },
+  { env: "HERALD_RATE_LIMIT_PER_SECOND", flag: "--rate-limit-per-second <n>", description: "API requests per second per API key (0: no limit)", default: "100" },
+  { env: "HERALD_RATE_LIMIT_BURST", flag: "--rate-limit-burst <n>", description: "requests a key may make at once above its steady rate", default: "twice the per-second rate" },
+  { env: "HERALD_MAX_BODY_BYTES", flag: "--max-body-bytes <bytes>", description: "largest request body accepted", default: "1048576" },
+];
+
+export type ConfigOverrides = Partial<Record<string, string | number | boolean | undefined>>;
+
+function configError(variable: string, problem: string): HeraldError {
+  return new HeraldError("HERALD_ERR_CONFIG", `${variable}: ${problem}`, { field: variable });
+}
+
+/** A value from the overrides (flags) first, then the environment; blank counts as unset. */
+function reader(env: NodeJS.ProcessEnv, overrides: ConfigOverrides) {
+  return (name: string): string | undefined => {
+    const raw = overrides[name] !== undefined ? String(overrides[name]) : env[name];
+    const value = raw?.trim();
+    return value === undefined || value === "" ? undefined : value;
+  };
+}
+
+function parseInteger(variable: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw configError(variable, `${JSON.stringify(value)} is not valid; set a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+function parseNumber(variable: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    throw configError(variable, `${JSON.stringify(value)} is not valid; set a number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+const TRUE = new Set(["true", "1", "yes", "on"]);
+const FALSE = new Set(["false", "0", "no", "off"]);
+
+function parseBoolean(variable: string, value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  const lower = value.toLowerCase();
+  if (TRUE.has(lower)) return true;
+  if (FALSE.has(lower)) return false;
+  throw configError(variable, `${JSON.stringify(value)} is not a boolean; set true or false`);
+}
+
+function parseChoice<T extends string>(variable: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value as T)) throw configError(variable, `${JSON.stringify(value)} is not valid; set one of ${allowed.join(", ")}`);
+  return value as T;
+}
+
+function parseWebhookUrl(variable: string, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw configError(variable, `${JSON.stringify(value)} is not a URL; set an absolute http:// or https:// URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw configError(variable, `must use http:// or https://, not ${url.protocol}`);
+  return value;
+}
+
+/** A bearer token or API key from the environment: one line, no spaces, so it fits in a header. */
+function parseToken(variable: string, value: string | undefined, minLength = 1): string | null {
+  if (value === undefined) return null;
+  if (value.length < minLength || /[\s\0]/.test(value) || value.length > 4096) {
+    throw configError(variable, `must be ${minLength > 1 ? `at least ${minLength} characters, ` : ""}at most 4096, without spaces or line breaks`);
+  }
+  return value;
+}
+
+function parseEnvWebhook(
+  read: (name: string) => string | undefined,
+  names: { url: string; apiKey: string; olderUrl?: string; olderApiKey?: string },
+): EnvWebhook | null {
+  const urlName = read(names.url) !== undefined || !names.olderUrl ? names.url : names.olderUrl;
+  const keyName = read(names.apiKey) !== undefined || !names.olderApiKey ? names.apiKey : names.olderApiKey;
+  const url = read(urlName);
+  const apiKey = parseToken(keyName, read(keyName));
+  if (url === undefined) {
+    if (apiKey !== null) throw configError(keyName, `is set but ${names.url} is not; set ${names.url} too, or unset ${keyName}`);
+    return null;
+  }
+  return { url: parseWebhookUrl(urlName, url), apiKey };
+}
+
+/** Reads and checks the whole configuration; `overrides` (keyed by variable name) come from `herald serve` flags and win over the environment. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): HeraldConfig {
+  const read = reader(env, overrides);
+  const databaseUrl = read("HERALD_DATABASE_URL") ?? DEFAULT_DATABASE_URL;
+  const database = parseDatabaseUrl(databaseUrl);
+  const dataDirValue = read("HERALD_DATA_DIR");
+  const dataDir = dataDirValue !== undefined
+    ? resolve(dataDirValue)
+    : database.backend === "sqlite" && database.dataDir !== null ? database.dataDir : resolve("./data");
+
+  const secretKey = read("HERALD_SECRET_KEY") ?? null;
+  if (secretKey !== null) {
+    try {
+      parseMasterKey(secretKey, "HERALD_SECRET_KEY");
+    } catch (cause) {
+      throw new HeraldError("HERALD_ERR_CONFIG", "HERALD_SECRET_KEY: must be 32 bytes as 64 hex characters or base64; make one with `openssl rand -hex 32`", {
+        field: "HERALD_SECRET_KEY",
+        cause,
+      });
+    }
+  }
+
+  const rateLimitPerSecond = parseNumber("HERALD_RATE_LIMIT_PER_SECOND", read("HERALD_RATE_LIMIT_PER_SECOND"), 100, 0, 1_000_000);
+  const rateLimitBurst = parseNumber(
+    "HERALD_RATE_LIMIT_BURST", read("HERALD_RATE_LIMIT_BURST"), Math.max(rateLimitPerSecond * 2, 1), 1, 10_000_000,
+  );
+
+  return {
+    port: parseInteger("PORT", read("PORT"), 8080, 0, 65_535),
+    host: read("HOST") ?? "127.0.0.1",
+    databaseUrl,
+    database,
+    dataDir,
+    adminApiKey: parseToken("HERALD_ADMIN_API_KEY", read("HERALD_ADMIN_API_KEY"), 16),
+    secretKey,
+    globalWebhook: parseEnvWebhook(read, {
+      url: "GLOBAL_WEBHOOK_URL", apiKey: "GLOBAL_WEBHOOK_API_KEY", olderUrl: "WEBHOOK_URL", olderApiKey: "WEBHOOK_API_KEY",
+    }),
+    defaultWalletEnabled: parseBoolean("DEFAULT_WALLET_ENABLED", read("DEFAULT_WALLET_ENABLED"), true),
+    defaultWalletWebhook: parseEnvWebhook(read, { url: "DEFAULT_WALLET_WEBHOOK_URL", apiKey: "DEFAULT_WALLET_WEBHOOK_API_KEY" }),
+    defaultWalletApiKey: parseToken("DEFAULT_WALLET_AUTH_API_KEY", read("DEFAULT_WALLET_AUTH_API_KEY"), 16),
+    allowPrivateTargets: parseBoolean("HERALD_ALLOW_PRIVATE_TARGETS", read("HERALD_ALLOW_PRIVATE_TARGETS"), false),
+    retentionDays: parseInteger("HERALD_RETENTION_DAYS", read("HERALD_RETENTION_DAYS"), 30, 1, 36_500),
+    cleanupIntervalMs: parseInteger("HERALD_CLEANUP_INTERVAL_MS", read("HERALD_CLEANUP_INTERVAL_MS"), 86_400_000, 1_000, 2_147_483_647),
+    role: parseChoice("HERALD_ROLE", read("HERALD_ROLE"), ["all", "api", "worker"] as const, "all"),
+    logLevel: parseChoice("HERALD_LOG_LEVEL", read("HERALD_LOG_LEVEL"), ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "info"),
+    rateLimitPerSecond,
+    rateLimitBurst,
+    maxBodyBytes: parseInteger("HERALD_MAX_BODY_BYTES", read("HERALD_MAX_BODY_BYTES"), 1_048_576, 1_024, 104_857_600),
+  };
+}

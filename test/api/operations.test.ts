@@ -1,0 +1,84 @@
+import { afterEach, describe, expect, test } from "vitest";
+import { adminHeaders, closeAll, makeTempDir, startReceiver, startTestServer, tenantHeaders } from "./helpers.js";
+
+afterEach(closeAll);
+
+describe("operations", () => {
+  test("/health and /ready answer without a key", async () => {
+    const server = await startTestServer();
+    const health = await server.app.inject({ method: "GET", url: "/health" });
+    expect(health.statusCode).toBe(200);
+    expect(health.json().status).toBe("ok");
+    const ready = await server.app.inject({ method: "GET", url: "/ready" });
+    expect(ready.json()).toMatchObject({ status: "ready", role: "all", store: "sqlite", worker: true });
+  });
+
+  test("/metrics counts accepted events, attempts by outcome with latency, queue depth and in-flight", async () => {
+    const receiver = await startReceiver();
+    const server = await startTestServer();
+    const headers = tenantHeaders(server);
+    await server.app.inject({ method: "POST", url: "/v1/webhooks", headers, payload: { url: receiver.url, events: ["m.*"] } });
+    await server.app.inject({ method: "POST", url: "/v1/events", headers, payload: { type: "m.one", data: {} } });
+    await receiver.waitFor(1);
+    await expect.poll(async () => (await server.app.inject({ method: "GET", url: "/metrics" })).body).toContain('herald_delivery_attempts_total{outcome="success",error_class="none"} 1');
+    const metrics = (await server.app.inject({ method: "GET", url: "/metrics" })).body;
+    expect(metrics).toMatch(/herald_events_accepted_total \d+/);
+    expect(metrics).toContain('herald_delivery_attempt_duration_seconds_count{outcome="success"} 1');
+    expect(metrics).toMatch(/herald_deliveries\{status="pending"\} \d+/);
+    expect(metrics).toContain("herald_deliveries_in_flight");
+  });
+
+  test("an unknown route answers a 404 problem", async () => {
+    const server = await startTestServer();
+    const response = await server.app.inject({ method: "GET", url: "/nothing-here" });
+    expect(response.statusCode).toBe(404);
+    expect(response.json()).toMatchObject({ code: "HERALD_ERR_NOT_FOUND", status: 404 });
+  });
+
+  test("HERALD_ROLE=worker serves only /health, /ready and /metrics and delivers", async () => {
+    const receiver = await startReceiver();
+    const server = await startTestServer({ HERALD_ROLE: "worker" });
+    await server.herald.webhooks.create({ url: receiver.url });
+    await server.herald.trigger("w.one", {});
+    await receiver.waitFor(1);
+    expect((await server.app.inject({ method: "GET", url: "/ready" })).statusCode).toBe(200);
+    expect((await server.app.inject({ method: "GET", url: "/metrics" })).statusCode).toBe(200);
+    expect((await server.app.inject({ method: "GET", url: "/v1/webhooks", headers: adminHeaders(server) })).statusCode).toBe(404);
+  });
+
+  test("HERALD_ROLE=api accepts events but starts no worker", async () => {
+    const server = await startTestServer({ HERALD_ROLE: "api" }, makeTempDir());
+    expect(server.herald.running).toBe(false);
+    const accepted = await server.app.inject({ method: "POST", url: "/v1/events", headers: tenantHeaders(server), payload: { type: "a.b", data: {} } });
+    expect(accepted.statusCode).toBe(202);
+    expect((await server.app.inject({ method: "GET", url: "/ready" })).json()).toMatchObject({ status: "ready", worker: false });
+  });
+});
+
+describe("/v1/tenants", () => {
+  test("create returns the first API key once; get, list, keys and delete; unknown ids answer 404", async () => {
+    const server = await startTestServer();
+    const headers = adminHeaders(server);
+    const created = await server.app.inject({ method: "POST", url: "/v1/tenants", headers, payload: { name: "acme", id: "acme" } });
+    expect(created.statusCode).toBe(201);
+    expect(created.json()).toMatchObject({ id: "acme", name: "acme", apiKey: { tenantId: "acme" } });
+    expect(created.json().apiKey.key).toMatch(/^hk_/);
+    expect((await server.app.inject({ method: "POST", url: "/v1/tenants", headers, payload: { name: "again", id: "acme" } })).statusCode).toBe(409);
+    expect((await server.app.inject({ method: "POST", url: "/v1/tenants", headers, payload: {} })).json().field).toBe("name");
+    expect((await server.app.inject({ method: "POST", url: "/v1/tenants", headers, payload: { name: "x", id: "bad id" } })).json().field).toBe("id");
+    expect((await server.app.inject({ method: "GET", url: "/v1/tenants/acme", headers })).json().name).toBe("acme");
+    expect((await server.app.inject({ method: "GET", url: "/v1/tenants", headers })).json().data.map((t: { id: string }) => t.id)).toContain("acme");
+    const key = await server.app.inject({ method: "POST", url: "/v1/tenants/acme/api-keys", headers, payload: { name: "ci" } });
+    expect(key.statusCode).toBe(201);
+    const newKey = key.json().key as string;
+    expect((await server.app.inject({ method: "GET", url: "/v1/webhooks", headers: { apikey: newKey } })).statusCode).toBe(200);
+    const keys = await server.app.inject({ method: "GET", url: "/v1/tenants/acme/api-keys", headers });
+    expect(keys.json().data.map((k: { name: string }) => k.name)).toEqual(["first key", "ci"]);
+    expect(JSON.stringify(keys.json())).not.toContain(newKey);
+    expect((await server.app.inject({ method: "POST", url: "/v1/tenants/nope/api-keys", headers, payload: {} })).statusCode).toBe(404);
+    expect((await server.app.inject({ method: "DELETE", url: "/v1/tenants/acme", headers })).statusCode).toBe(204);
+    expect((await server.app.inject({ method: "GET", url: "/v1/webhooks", headers: { apikey: newKey } })).statusCode).toBe(401);
+    expect((await server.app.inject({ method: "GET", url: "/v1/tenants/acme", headers })).statusCode).toBe(404);
+    expect((await server.app.inject({ method: "DELETE", url: "/v1/tenants/acme", headers })).statusCode).toBe(404);
+  });
+});
