@@ -1,6 +1,7 @@
 import { dirname, resolve } from "node:path";
 import { HeraldError } from "../errors.js";
 import type { SecretBox } from "../secrets/secret-box.js";
+import { PostgresStore } from "./postgres/postgres-store.js";
 import { SqliteStore } from "./sqlite/sqlite-store.js";
 import type { Store } from "./store.js";
 
@@ -34,7 +35,5 @@ export function parseDatabaseUrl(url: string): ParsedDatabaseUrl {
 
 export async function openStore(url: ParsedDatabaseUrl, secretBox: SecretBox): Promise<Store> {
   if (url.backend === "sqlite") return new SqliteStore({ path: url.target, secretBox });
-  throw new HeraldError("HERALD_ERR_CONFIG", "HERALD_DATABASE_URL: the PostgreSQL store is not built yet; use sqlite:<path>", {
-    field: "HERALD_DATABASE_URL",
-  });
+  return PostgresStore.open({ connectionString: url.target, secretBox });
 }

@@ -1,0 +1,153 @@
+/**
+ * Claiming due deliveries when several worker processes share one database.
+ *
+ * Two rules must hold across processes, not only inside one:
+ * 1. No two workers take the same delivery. Candidate rows are read `FOR UPDATE SKIP LOCKED`:
+ *    a row another claimer is looking at is skipped, not waited for, so claimers never queue
+ *    behind each other (plain FOR UPDATE would serialise them on the head of the queue; an
+ *    UPDATE ... WHERE state = 'pending' without locks would let two claimers read the same rows
+ *    and one of them retry or come back empty).
+ * 2. A webhook never has more than max_concurrency deliveries in flight, counting every process.
+ *    The claimer locks the candidates' webhook rows (`FOR NO KEY UPDATE SKIP LOCKED`) and only
+ *    then, in a separate statement, counts their in_flight rows. Only a claim moves a delivery
+ *    into in_flight, and every claim holds its webhooks' locks until it commits, so under the
+ *    lock the count is exact. It must be a separate statement: READ COMMITTED takes a snapshot
+ *    per statement, and a count in the same statement as the lock could use a snapshot from
+ *    before another claimer's commit. A webhook locked by another claimer is skipped for this
+ *    round, so claimers still never wait; NO KEY UPDATE does not conflict with the KEY SHARE
+ *    lock that inserting a delivery takes on its webhook, so ingest never waits either.
+ *
+ * Cost: the count reads the partial index deliveries_in_flight, which holds only rows in
+ * flight, at most max_concurrency per webhook. The candidate query first excludes webhooks
+ * already full in the database (a GROUP BY over that same small index), so one saturated
+ * webhook with a long backlog does not fill every claim with rows that cannot be taken.
+ * Six round trips per claim (BEGIN, candidates, lock, count, lease, COMMIT). Measured on a
+ * shared 2-core VM (load ~10) with 2,000 due deliveries over 20 webhooks: the candidate query
+ * takes 0.15 ms (EXPLAIN ANALYZE); two processes with four claimers each claim 600-720/s at
+ * 25 per claim and ~1,900/s at 256 per claim (4,000 deliveries; the dispatcher's batch size).
+ * The SQL is not the cost; round trips and the commit's WAL flush (~3 ms fsync here) are.
+ *
+ * What remains: the count is conservative, never optimistic. A request that finished but whose
+ * outcome the worker has not flushed yet still counts as in flight. The one way past the cap is
+ * a lease that expires while its worker still sends (a worker stalled longer than timeout +
+ * leaseMarginMs): the delivery is released, claimed again elsewhere, and the receiver may see
+ * one extra concurrent request and a duplicate, which at-least-once delivery allows.
+ */
+import type pg from "pg";
+import type { ClaimRequest, DueDelivery } from "../store.js";
+import { withTransaction } from "./transaction.js";
+
+const CANDIDATES_SQL = `
+  WITH saturated AS (
+    SELECT f.webhook_id
+      FROM deliveries f
+      JOIN webhooks w ON w.id = f.webhook_id
+     WHERE f.state = 'in_flight'
+     GROUP BY f.webhook_id, w.max_concurrency
+    HAVING count(*) >= w.max_concurrency
+  )
+  SELECT d.id, d.webhook_id
+    FROM deliveries d
+    JOIN webhooks w ON w.id = d.webhook_id AND w.status = 'active'
+   WHERE d.state = 'pending' AND d.next_attempt_at <= $1
+     AND d.webhook_id <> ALL ($2::text[])
+     AND d.webhook_id NOT IN (SELECT webhook_id FROM saturated)
+     -- Ordered webhooks: only the oldest open delivery may go. Safe across claimers: while that
+     -- one is open (pending, locked by another claimer, or in flight), every later one fails this.
+     AND (w.ordered = 0 OR NOT EXISTS (
+           SELECT 1 FROM deliveries p
+            WHERE p.webhook_id = d.webhook_id AND p.state IN ('pending', 'in_flight') AND p.id < d.id))
+   ORDER BY d.next_attempt_at
+   LIMIT $3
+     FOR UPDATE OF d SKIP LOCKED`;
+
+const LOCK_WEBHOOKS_SQL = `
+  SELECT id, max_concurrency, timeout_ms
+    FROM webhooks
+   WHERE id = ANY ($1::text[]) AND status = 'active'
+   ORDER BY id
+     FOR NO KEY UPDATE SKIP LOCKED`;
+
+const COUNT_IN_FLIGHT_SQL = `
+  SELECT webhook_id, count(*) AS n
+    FROM deliveries
+   WHERE state = 'in_flight' AND webhook_id = ANY ($1::text[])
+   GROUP BY webhook_id`;
+
+const LEASE_SQL = `
+  UPDATE deliveries d
+     SET state = 'in_flight', lease_owner = $1, lease_expires_at = c.lease_expires_at, updated_at = $2
+    FROM unnest($3::text[], $4::bigint[]) AS c(id, lease_expires_at), events e
+   WHERE d.id = c.id AND e.id = d.event_id
+  RETURNING d.id, d.webhook_id, d.tenant_id, d.attempt_count, d.created_at,
+            e.id AS event_id, e.type, e.data, e.metadata, e.created_at AS event_created_at`;
+
+interface LeasedRow {
+  id: string;
+  webhook_id: string;
+  tenant_id: string;
+  attempt_count: number;
+  created_at: string;
+  event_id: string;
+  type: string;
+  data: string;
+  metadata: string | null;
+  event_created_at: string;
+}
+
+export async function claimDueDeliveries(pool: pg.Pool, request: ClaimRequest): Promise<DueDelivery[]> {
+  if (request.limit <= 0) return [];
+  return withTransaction(pool, async (client) => {
+    const candidates = await client.query<{ id: string; webhook_id: string }>(CANDIDATES_SQL, [
+      request.now, request.saturatedWebhookIds, request.limit,
+    ]);
+    if (candidates.rows.length === 0) return [];
+
+    const webhookIds = [...new Set(candidates.rows.map((row) => row.webhook_id))];
+    const locked = await client.query<{ id: string; max_concurrency: number; timeout_ms: number }>(LOCK_WEBHOOKS_SQL, [webhookIds]);
+    if (locked.rows.length === 0) return [];
+
+    const counted = await client.query<{ webhook_id: string; n: string }>(COUNT_IN_FLIGHT_SQL, [locked.rows.map((w) => w.id)]);
+    const inFlight = new Map(counted.rows.map((row) => [row.webhook_id, Number(row.n)]));
+    const slots = new Map<string, { free: number; leaseExpiresAt: number }>();
+    for (const webhook of locked.rows) {
+      // The database count includes this process's own claims; the process's count can be
+      // higher only when a lease of ours expired and was released while we still send.
+      const busy = Math.max(inFlight.get(webhook.id) ?? 0, request.inFlight(webhook.id));
+      slots.set(webhook.id, {
+        free: webhook.max_concurrency - busy,
+        leaseExpiresAt: request.now + webhook.timeout_ms + request.leaseMarginMs,
+      });
+    }
+
+    const ids: string[] = [];
+    const leases: number[] = [];
+    for (const row of candidates.rows) {
+      const slot = slots.get(row.webhook_id);
+      if (slot === undefined || slot.free <= 0) continue;
+      slot.free--;
+      ids.push(row.id);
+      leases.push(slot.leaseExpiresAt);
+    }
+    if (ids.length === 0) return [];
+
+    const leased = await client.query<LeasedRow>(LEASE_SQL, [request.owner, request.now, ids, leases]);
+    const byId = new Map(leased.rows.map((row) => [row.id, row]));
+    // Oldest due first, as the candidates were read; RETURNING has no defined order.
+    return ids.flatMap((id) => {
+      const row = byId.get(id);
+      return row === undefined ? [] : [toDueDelivery(row)];
+    });
+  });
+}
+
+function toDueDelivery(row: LeasedRow): DueDelivery {
+  return {
+    id: row.id,
+    webhookId: row.webhook_id,
+    tenantId: row.tenant_id,
+    attemptCount: row.attempt_count,
+    createdAt: Number(row.created_at),
+    event: { id: row.event_id, type: row.type, data: row.data, metadata: row.metadata, createdAt: Number(row.event_created_at) },
+  };
+}
