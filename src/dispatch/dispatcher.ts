@@ -79,6 +79,7 @@ export class Dispatcher {
   private flushScheduled = false;
   private idleWaiters: Array<() => void> = [];
   private readonly pacing = new WebhookPacing();
+  private unsubscribeWork: (() => void) | null = null;
 
   constructor(
     private readonly store: Store,
@@ -105,6 +106,8 @@ export class Dispatcher {
       );
     }, this.options.leaseCheckIntervalMs);
     this.leaseTimer.unref();
+    // Other processes' ingests (PostgreSQL NOTIFY) wake this worker at once instead of on the next poll.
+    this.unsubscribeWork = this.store.onWorkAvailable?.(() => this.wake()) ?? null;
     this.wake();
   }
 
@@ -131,6 +134,8 @@ export class Dispatcher {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.unsubscribeWork?.();
+    this.unsubscribeWork = null;
     if (this.timer) clearTimeout(this.timer);
     if (this.leaseTimer) clearInterval(this.leaseTimer);
     this.timer = null;

@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Herald } from "../../src/index.js";
 import { purgeExpiredRecords } from "../../src/maintenance/retention.js";
-import { closeEngines, eventually, openEngine, sleep, tempDir } from "../helpers/engine.js";
+import { closeEngines, eventually, openEngine, reopenEngine, sleep } from "../helpers/engine.js";
 import { startReceiver, type TestReceiver } from "../helpers/receiver.js";
-import { join } from "node:path";
 
 const receivers: TestReceiver[] = [];
 async function receiver(...args: Parameters<typeof startReceiver>) {
@@ -151,10 +150,7 @@ describe("recovery", () => {
   it("a recovery interrupted half-way resumes after a restart", async () => {
     let healthy = false;
     const r = await receiver(() => ({ status: healthy ? 200 : 500 }));
-    const dir = tempDir();
-    const database = `sqlite:${join(dir, "herald.db")}`;
-    const secretKey = "a".repeat(64);
-    const first = await openEngine({ database, secretKey });
+    const first = await openEngine();
     await first.start();
     const webhook = await first.webhooks.create({ url: r.url, retry: { maxAttempts: 1 } });
     const ids: string[] = [];
@@ -169,7 +165,7 @@ describe("recovery", () => {
     await first.close();
 
     healthy = true;
-    const second = await openEngine({ database, secretKey });
+    const second = await reopenEngine(first);
     await second.start();
     await eventually(async () => (await second.store.getRecoveryJob("job-1"))?.status === "done", 5_000, "the job to finish");
     await eventually(async () => (await Promise.all(ids.map((id) => stateOf(second, id)))).every((s) => s === "succeeded"), 5_000, "all six delivered");

@@ -4,7 +4,7 @@ import { Webhook as StandardWebhook } from "standardwebhooks";
 import { afterEach, describe, expect, it } from "vitest";
 import { buildWebhook } from "../../src/domain/webhook-input.js";
 import { nonPublicRange } from "../../src/security/target-guard.js";
-import { closeEngines, eventually, openEngine, sleep, tempDir } from "../helpers/engine.js";
+import { closeEngines, engineBackend, eventually, openEngine, sleep, tempDir } from "../helpers/engine.js";
 import { startReceiver, type TestReceiver } from "../helpers/receiver.js";
 
 const receivers: TestReceiver[] = [];
@@ -81,7 +81,7 @@ describe("SSRF guard", () => {
   });
 });
 
-describe("secrets at rest", () => {
+describe.skipIf(engineBackend !== "sqlite")("secrets at rest in the SQLite file", () => {
   it("the raw SQLite files hold no signing secret, credential or secret header in clear text", async () => {
     const dir = tempDir();
     const herald = await openEngine({ database: `sqlite:${join(dir, "herald.db")}` });
