@@ -100,10 +100,7 @@ export class Dispatcher {
     this.running = true;
     await this.releaseOrphanedLeases();
     this.leaseTimer = setInterval(() => {
-      this.store.releaseLeases({ expiredBefore: Date.now() }, Date.now()).then(
-        (released) => released > 0 && this.wake(),
-        (error: unknown) => this.hooks.onError?.(error, "releasing expired leases"),
-      );
+      this.releaseLeases().catch((error: unknown) => this.hooks.onError?.(error, "releasing expired leases"));
     }, this.options.leaseCheckIntervalMs);
     this.leaseTimer.unref();
     // Other processes' ingests (PostgreSQL NOTIFY) wake this worker at once instead of on the next poll.
@@ -111,9 +108,16 @@ export class Dispatcher {
     this.wake();
   }
 
+  /** Expired leases, and those of dead processes on this host, make their deliveries due again. */
+  private async releaseLeases(): Promise<void> {
+    const released = await this.store.releaseLeases({ expiredBefore: Date.now() }, Date.now());
+    if (released > 0) this.wake();
+    await this.releaseOrphanedLeases();
+  }
+
   /**
    * Leases held by dead processes on this host are released at once rather than on expiry:
-   * the common case of a restart after a crash resumes without waiting out the lease.
+   * a restart after a crash, or a crashed sibling worker, resumes without waiting out the lease.
    */
   private async releaseOrphanedLeases(): Promise<void> {
     const host = hostname();
@@ -127,7 +131,7 @@ export class Dispatcher {
         return true;
       }
     });
-    if (dead.length > 0) await this.store.releaseLeases({ owners: dead }, Date.now());
+    if (dead.length > 0 && (await this.store.releaseLeases({ owners: dead }, Date.now())) > 0) this.wake();
   }
 
   /** Stops claiming, waits for in-flight requests to finish and their attempts to be recorded. */
