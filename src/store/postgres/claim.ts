@@ -62,7 +62,7 @@ const CANDIDATES_SQL = `
      FOR UPDATE OF d SKIP LOCKED`;
 
 const LOCK_WEBHOOKS_SQL = `
-  SELECT id, max_concurrency, timeout_ms
+  SELECT id, max_concurrency, timeout_ms, rate_limit_per_second, rate_tokens, rate_refilled_at
     FROM webhooks
    WHERE id = ANY ($1::text[]) AND status = 'active'
    ORDER BY id
@@ -73,6 +73,13 @@ const COUNT_IN_FLIGHT_SQL = `
     FROM deliveries
    WHERE state = 'in_flight' AND webhook_id = ANY ($1::text[])
    GROUP BY webhook_id`;
+
+/** Saves what the claim spent from rate-limited webhooks' shared buckets. */
+const SPEND_TOKENS_SQL = `
+  UPDATE webhooks w
+     SET rate_tokens = b.tokens, rate_refilled_at = $1
+    FROM unnest($2::text[], $3::float8[]) AS b(id, tokens)
+   WHERE w.id = b.id`;
 
 const LEASE_SQL = `
   UPDATE deliveries d
@@ -104,19 +111,21 @@ export async function claimDueDeliveries(pool: pg.Pool, request: ClaimRequest): 
     if (candidates.rows.length === 0) return [];
 
     const webhookIds = [...new Set(candidates.rows.map((row) => row.webhook_id))];
-    const locked = await client.query<{ id: string; max_concurrency: number; timeout_ms: number }>(LOCK_WEBHOOKS_SQL, [webhookIds]);
+    const locked = await client.query<LockedWebhookRow>(LOCK_WEBHOOKS_SQL, [webhookIds]);
     if (locked.rows.length === 0) return [];
 
     const counted = await client.query<{ webhook_id: string; n: string }>(COUNT_IN_FLIGHT_SQL, [locked.rows.map((w) => w.id)]);
     const inFlight = new Map(counted.rows.map((row) => [row.webhook_id, Number(row.n)]));
-    const slots = new Map<string, { free: number; leaseExpiresAt: number }>();
+    const slots = new Map<string, { free: number; leaseExpiresAt: number; tokens: number | null }>();
     for (const webhook of locked.rows) {
       // The database count includes this process's own claims; the process's count can be
       // higher only when a lease of ours expired and was released while we still send.
       const busy = Math.max(inFlight.get(webhook.id) ?? 0, request.inFlight(webhook.id));
+      const tokens = refilledTokens(webhook, request.now);
       slots.set(webhook.id, {
-        free: webhook.max_concurrency - busy,
+        free: Math.min(webhook.max_concurrency - busy, tokens === null ? Infinity : Math.floor(tokens)),
         leaseExpiresAt: request.now + webhook.timeout_ms + request.leaseMarginMs,
+        tokens,
       });
     }
 
@@ -126,10 +135,16 @@ export async function claimDueDeliveries(pool: pg.Pool, request: ClaimRequest): 
       const slot = slots.get(row.webhook_id);
       if (slot === undefined || slot.free <= 0) continue;
       slot.free--;
+      if (slot.tokens !== null) slot.tokens--;
       ids.push(row.id);
       leases.push(slot.leaseExpiresAt);
     }
     if (ids.length === 0) return [];
+
+    const spent = [...slots].filter(([, slot]) => slot.tokens !== null);
+    if (spent.length > 0) {
+      await client.query(SPEND_TOKENS_SQL, [request.now, spent.map(([id]) => id), spent.map(([, slot]) => slot.tokens)]);
+    }
 
     const leased = await client.query<LeasedRow>(LEASE_SQL, [request.owner, request.now, ids, leases]);
     const byId = new Map(leased.rows.map((row) => [row.id, row]));
@@ -139,6 +154,28 @@ export async function claimDueDeliveries(pool: pg.Pool, request: ClaimRequest): 
       return row === undefined ? [] : [toDueDelivery(row)];
     });
   });
+}
+
+interface LockedWebhookRow {
+  id: string;
+  max_concurrency: number;
+  timeout_ms: number;
+  rate_limit_per_second: number | null;
+  rate_tokens: number | null;
+  rate_refilled_at: string | null;
+}
+
+/**
+ * The webhook's shared bucket refilled to `now`: a burst of one second's worth (at least one
+ * request), refilled continuously at rateLimitPerSecond. Null when the webhook has no limit.
+ */
+function refilledTokens(webhook: LockedWebhookRow, now: number): number | null {
+  const rate = webhook.rate_limit_per_second;
+  if (rate === null) return null;
+  const capacity = Math.max(1, rate);
+  if (webhook.rate_tokens === null || webhook.rate_refilled_at === null) return capacity;
+  const elapsed = Math.max(now - Number(webhook.rate_refilled_at), 0);
+  return Math.min(capacity, webhook.rate_tokens + (elapsed / 1000) * rate);
 }
 
 function toDueDelivery(row: LeasedRow): DueDelivery {

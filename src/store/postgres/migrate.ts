@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { fileURLToPath } from "node:url";
-import { listMigrations } from "../sqlite/migrate.js";
+import { listMigrations } from "../migration-files.js";
 
 /** Numbered, append-only migrations in migrations/postgres, the same sequence as migrations/sqlite. */
 export const POSTGRES_MIGRATIONS_DIR = fileURLToPath(new URL("../../../migrations/postgres/", import.meta.url));

@@ -1,16 +1,9 @@
 import type Database from "better-sqlite3";
-import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { listMigrations } from "../migration-files.js";
 
 /** Numbered, append-only migrations in migrations/sqlite (000001_init.sql, ...), each applied once in its own transaction. */
 export const SQLITE_MIGRATIONS_DIR = fileURLToPath(new URL("../../../migrations/sqlite/", import.meta.url));
-
-export function listMigrations(dir: string): Array<{ version: number; name: string; sql: string }> {
-  return readdirSync(dir)
-    .filter((name) => /^\d{6}_.*\.sql$/.test(name))
-    .sort()
-    .map((name) => ({ version: Number(name.slice(0, 6)), name, sql: readFileSync(dir + name, "utf8") }));
-}
 
 export function applyMigrations(db: Database.Database, dir = SQLITE_MIGRATIONS_DIR): number {
   db.exec("CREATE TABLE IF NOT EXISTS herald_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)");
