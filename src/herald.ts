@@ -17,6 +17,7 @@ import { Dispatcher, type DispatchOptions } from "./dispatch/dispatcher.js";
 import { makeSender, type Sender, type SenderOptions } from "./dispatch/send-request.js";
 import { WebhookCache } from "./dispatch/webhook-cache.js";
 import { HeraldError } from "./errors.js";
+import { DEFAULT_HEALTH_OPTIONS, HealthMonitor, type HealthOptions } from "./maintenance/health-monitor.js";
 import { RecoveryRunner } from "./maintenance/recovery-runner.js";
 import { startRetention, type RetentionOptions } from "./maintenance/retention.js";
 import { DEFAULT_INGEST_LIMITS, ingestEvent, ingestEvents, type EventInput, type IngestLimits } from "./ingest/ingest-event.js";
@@ -48,6 +49,8 @@ export interface HeraldOptions {
   secretRotationGraceMs?: number;
   /** Delivery-record retention (SPEC `HERALD_RETENTION_DAYS`, `HERALD_CLEANUP_INTERVAL_MS`); false to keep everything. */
   retention?: RetentionOptions | false;
+  /** When `system.health.degraded` / `restored` are announced; false to never check. */
+  health?: Partial<HealthOptions> | false;
   /** Called for errors inside the background worker (default: printed to stderr). */
   onError?(error: unknown, context: string): void;
   /** Called after each attempt is made (metrics, live views); the attempt is committed shortly after. */
@@ -160,7 +163,11 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
   }
   const limits: IngestLimits = { ...DEFAULT_INGEST_LIMITS, ...options.limits };
   const graceMs = options.secretRotationGraceMs ?? 24 * 3_600_000;
-  const onError = options.onError ?? ((error: unknown, context: string) => console.error(`herald: ${context}:`, error));
+  const reportError = options.onError ?? ((error: unknown, context: string) => console.error(`herald: ${context}:`, error));
+  const onError = (error: unknown, context: string) => {
+    health?.recordWorkerError();
+    reportError(error, context);
+  };
   const targetPolicy: TargetPolicy = { allowPrivateTargets: options.allowPrivateTargets ?? false, httpsOnly: options.httpsOnly ?? false };
   const connect = guardedConnector(targetPolicy);
   const sender: Sender = makeSender({ ...options.sender, ...(connect ? { connect } : {}) });
@@ -174,6 +181,10 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
   };
 
   const recovery = new RecoveryRunner(store, () => dispatcher.wake(), onError);
+  const health =
+    options.health === false
+      ? null
+      : new HealthMonitor(store, { ...DEFAULT_HEALTH_OPTIONS, ...options.health }, (a) => emitSystemEvent(a.type, a.data), reportError);
   let stopRetention: (() => void) | null = null;
   const dispatcher = new Dispatcher(store, sender, cache, options.dispatch, {
     onError,
@@ -400,6 +411,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
       running = true;
       await dispatcher.start();
       recovery.start();
+      health?.start();
       if (options.retention !== false && !stopRetention) {
         stopRetention = startRetention(s, options.retention ?? { retentionDays: 30, intervalMs: 86_400_000 }, onError);
       }
@@ -408,6 +420,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
       running = false;
       stopRetention?.();
       stopRetention = null;
+      health?.stop();
       await recovery.stop();
       await dispatcher.stop();
     },

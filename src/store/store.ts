@@ -151,6 +151,8 @@ export interface Store {
   listLeaseOwners(): Promise<string[]>;
   /** The earliest next_attempt_at after `after` among pending deliveries, or null when none is due later. */
   nextDueAt(after: number): Promise<number | null>;
+  /** The earliest due time among pending deliveries of active webhooks: how far behind delivery runs. */
+  oldestDueAt(): Promise<number | null>;
   getDelivery(id: string): Promise<Delivery | null>;
   listDeliveries(filter: DeliveryFilter): Promise<Page<Delivery>>;
   listAttempts(deliveryId: string): Promise<Attempt[]>;

@@ -294,6 +294,14 @@ export class PostgresStore implements Store {
     return at === null ? null : Number(at);
   }
 
+  async oldestDueAt(): Promise<number | null> {
+    const { rows } = await this.pool.query<{ at: string }>(
+      `SELECT d.next_attempt_at AS at FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.status = 'active'
+        WHERE d.state = 'pending' ORDER BY d.next_attempt_at LIMIT 1`,
+    );
+    return rows[0] ? Number(rows[0].at) : null;
+  }
+
   async getDelivery(id: string) {
     const { rows } = await this.pool.query<DeliveryRow>("SELECT * FROM deliveries WHERE id = $1", [id]);
     return rows[0] ? rowToDelivery(rows[0]) : null;

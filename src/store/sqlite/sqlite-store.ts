@@ -411,6 +411,16 @@ export class SqliteStore implements Store {
     return row?.at ?? null;
   }
 
+  async oldestDueAt(): Promise<number | null> {
+    const row = this.db
+      .prepare<[], { at: number }>(
+        `SELECT d.next_attempt_at AS at FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.status = 'active'
+          WHERE d.state = 'pending' ORDER BY d.next_attempt_at LIMIT 1`,
+      )
+      .get();
+    return row?.at ?? null;
+  }
+
   async getDelivery(id: string) {
     const row = this.db.prepare<[string], DeliveryRow>("SELECT * FROM deliveries WHERE id = ?").get(id);
     return row ? rowToDelivery(row) : null;
