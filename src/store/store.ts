@@ -159,7 +159,6 @@ export interface Store {
   /** Makes a delivery due now, whatever its state but in_flight; resets nothing of its history. */
   requeueDelivery(id: string, now: number): Promise<boolean>;
   /** Makes a webhook's failed deliveries created at or after `since` due again now (`/recover`); returns how many. */
-  requeueFailedDeliveries(webhookId: string, since: number, now: number): Promise<number>;
   countDeliveriesByState(): Promise<Record<DeliveryState, number>>;
   webhookStats(webhookId: string): Promise<WebhookStats>;
   /** Attempts per time bucket with their success count and p50/p95 duration (the dashboard's charts); SQL in stats-series.ts. */

@@ -575,7 +575,8 @@ describe.each(storeBackends)("$name store", (backend) => {
         ...rest.map((d) => failedAttempt(d, "failed", null)),
         ...claimed.filter((d) => d.createdAt !== NOW || d.webhookId !== webhook.id).map((d) => failedAttempt(d, "failed", null)),
       ]);
-      expect(await store.requeueFailedDeliveries(webhook.id, NOW, NOW + 10)).toBe(1);
+      await store.insertRecoveryJob({ id: "job-since", webhookId: webhook.id, since: NOW, cursor: null, requeued: 0, status: "running", createdAt: NOW, updatedAt: NOW });
+      expect(await store.advanceRecoveryJob("job-since", 100, NOW + 10)).toMatchObject({ requeued: 1, status: "done" });
       const pending = (await store.listDeliveries({ state: "pending" })).items;
       expect(pending.map((d) => d.id)).toEqual([rest[0]!.id]);
       expect(pending[0]).toMatchObject({ nextAttemptAt: NOW + 10, completedAt: null });

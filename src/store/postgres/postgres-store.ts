@@ -326,17 +326,6 @@ export class PostgresStore implements Store {
     return result.rowCount === 1;
   }
 
-  async requeueFailedDeliveries(webhookId: string, since: number, now: number): Promise<number> {
-    const result = await this.pool.query(
-      `UPDATE deliveries SET state = 'pending', next_attempt_at = $1, completed_at = NULL, updated_at = $1
-        WHERE webhook_id = $2 AND state = 'failed' AND created_at >= $3`,
-      [now, webhookId, since],
-    );
-    const requeued = result.rowCount ?? 0;
-    if (requeued > 0) this.notifier.notify();
-    return requeued;
-  }
-
   async countDeliveriesByState(): Promise<Record<DeliveryState, number>> {
     const counts: Record<DeliveryState, number> = { pending: 0, in_flight: 0, succeeded: 0, failed: 0, cancelled: 0 };
     const { rows } = await this.pool.query<{ state: DeliveryState; n: string }>("SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state");

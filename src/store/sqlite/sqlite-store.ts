@@ -16,6 +16,8 @@ import type {
 } from "../../domain/types.js";
 import { HeraldError } from "../../errors.js";
 import type { SecretBox } from "../../secrets/secret-box.js";
+import { SqliteDispatchQueries } from "./dispatch-queries.js";
+import { SqliteMaintenanceQueries } from "./maintenance-queries.js";
 import { applyMigrations } from "./migrate.js";
 import {
   type ApiKeyRow, type AttemptRow, type DeliveryRow, type EventRow, type EventTypeRow, type RecoveryJobRow, type TenantRow,
@@ -41,27 +43,14 @@ const DEFAULT_PAGE = 50;
 const MAX_PAGE = 1000;
 const pageLimit = (limit: number | undefined) => Math.min(Math.max(limit ?? DEFAULT_PAGE, 1), MAX_PAGE);
 
-interface ClaimRow {
-  id: string;
-  webhook_id: string;
-  tenant_id: string;
-  attempt_count: number;
-  created_at: number;
-  max_concurrency: number;
-  timeout_ms: number;
-  event_id: string;
-  type: string;
-  data: string;
-  metadata: string | null;
-  event_created_at: number;
-}
-
 export class SqliteStore implements Store {
   readonly backend = "sqlite" as const;
   readonly capabilities = { multiProcess: false, crossProcessWakeups: false };
   readonly db: Database.Database;
   private readonly box: SecretBox;
   private readonly statements;
+  private readonly dispatch: SqliteDispatchQueries;
+  private readonly maintenance: SqliteMaintenanceQueries;
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
@@ -82,6 +71,8 @@ export class SqliteStore implements Store {
     this.db.pragma("temp_store = MEMORY");
     applyMigrations(this.db);
     this.statements = this.prepare();
+    this.dispatch = new SqliteDispatchQueries(this.db);
+    this.maintenance = new SqliteMaintenanceQueries(this.db);
   }
 
   private prepare() {
@@ -96,33 +87,6 @@ export class SqliteStore implements Store {
       insertDelivery: db.prepare(
         `INSERT INTO deliveries (id, event_id, webhook_id, tenant_id, event_type, state, attempt_count, next_attempt_at, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`,
-      ),
-      claimCandidates: db.prepare<[number, string, number], ClaimRow>(
-        `SELECT d.id, d.webhook_id, d.tenant_id, d.attempt_count, d.created_at, w.max_concurrency, w.timeout_ms,
-                e.id AS event_id, e.type, e.data, e.metadata, e.created_at AS event_created_at
-           FROM deliveries d
-           JOIN webhooks w ON w.id = d.webhook_id AND w.status = 'active'
-           JOIN events e ON e.id = d.event_id
-          WHERE d.state = 'pending' AND d.next_attempt_at <= ?
-            AND d.webhook_id NOT IN (SELECT value FROM json_each(?))
-            -- Ordered webhooks: only the oldest open delivery may go; later ones wait for it to settle.
-            AND (w.ordered = 0 OR NOT EXISTS (
-                  SELECT 1 FROM deliveries p
-                   WHERE p.webhook_id = d.webhook_id AND p.state IN ('pending', 'in_flight') AND p.id < d.id))
-          ORDER BY d.next_attempt_at
-          LIMIT ?`,
-      ),
-      lease: db.prepare("UPDATE deliveries SET state = 'in_flight', lease_owner = ?, lease_expires_at = ?, updated_at = ? WHERE id = ?"),
-      insertAttempt: db.prepare(
-        `INSERT INTO attempts (id, delivery_id, webhook_id, attempt_number, started_at, duration_ms, request_method, request_url,
-           request_headers, response_status, response_headers, response_body, error_class, error_message)
-         VALUES (@id, @delivery_id, @webhook_id, @attempt_number, @started_at, @duration_ms, @request_method, @request_url,
-           @request_headers, @response_status, @response_headers, @response_body, @error_class, @error_message)`,
-      ),
-      settle: db.prepare(
-        `UPDATE deliveries SET state = ?, attempt_count = ?, next_attempt_at = ?, last_status = ?, last_error = ?,
-           lease_owner = NULL, lease_expires_at = NULL, updated_at = ?, completed_at = ?
-         WHERE id = ? AND state = 'in_flight' AND lease_owner = ?`,
       ),
       subscribers: db.prepare<[string], { id: string; events: string }>(
         "SELECT id, events FROM webhooks WHERE status = 'active' AND (tenant_id = ? OR tenant_id IS NULL)",
@@ -333,92 +297,30 @@ export class SqliteStore implements Store {
 
   // ---- dispatch
 
-  async claimDueDeliveries(request: ClaimRequest): Promise<DueDelivery[]> {
-    const s = this.statements;
-    return this.db
-      .transaction(() => {
-        const candidates = s.claimCandidates.all(request.now, JSON.stringify(request.saturatedWebhookIds), request.limit);
-        const taken = new Map<string, number>();
-        const claimed: DueDelivery[] = [];
-        for (const row of candidates) {
-          const already = taken.get(row.webhook_id) ?? 0;
-          if (already + request.inFlight(row.webhook_id) >= row.max_concurrency) continue;
-          taken.set(row.webhook_id, already + 1);
-          s.lease.run(request.owner, request.now + row.timeout_ms + request.leaseMarginMs, request.now, row.id);
-          claimed.push({
-            id: row.id,
-            webhookId: row.webhook_id,
-            tenantId: row.tenant_id,
-            attemptCount: row.attempt_count,
-            createdAt: row.created_at,
-            event: { id: row.event_id, type: row.type, data: row.data, metadata: row.metadata, createdAt: row.event_created_at },
-          });
-        }
-        return claimed;
-      })
-      .immediate();
+  // ---- dispatch (src/store/sqlite/dispatch-queries.ts)
+
+  claimDueDeliveries(request: ClaimRequest): Promise<DueDelivery[]> {
+    return Promise.resolve(this.dispatch.claimDueDeliveries(request));
   }
 
-  async recordAttempts(outcomes: AttemptOutcome[], owner: string): Promise<void> {
-    const s = this.statements;
-    this.db
-      .transaction(() => {
-        for (const outcome of outcomes) {
-          const { attempt } = outcome;
-          s.insertAttempt.run(attemptToRow(attempt));
-          const settledAt = attempt.startedAt + Math.round(attempt.durationMs);
-          s.settle.run(
-            outcome.state, attempt.attemptNumber, outcome.nextAttemptAt, attempt.response?.status ?? null,
-            attempt.errorMessage, settledAt, outcome.state === "pending" ? null : settledAt, attempt.deliveryId, owner,
-          );
-        }
-      })
-      .immediate();
+  recordAttempts(outcomes: AttemptOutcome[], owner: string): Promise<void> {
+    return Promise.resolve(this.dispatch.recordAttempts(outcomes, owner));
   }
 
-  async releaseLeases(filter: { expiredBefore?: number; owners?: string[] }, now: number): Promise<number> {
-    let changes = 0;
-    if (filter.expiredBefore !== undefined) {
-      changes += this.db
-        .prepare(
-          `UPDATE deliveries SET state = 'pending', next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-           WHERE state = 'in_flight' AND lease_expires_at < ?`,
-        )
-        .run(now, now, filter.expiredBefore).changes;
-    }
-    if (filter.owners?.length) {
-      changes += this.db
-        .prepare(
-          `UPDATE deliveries SET state = 'pending', next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-           WHERE state = 'in_flight' AND lease_owner IN (SELECT value FROM json_each(?))`,
-        )
-        .run(now, now, JSON.stringify(filter.owners)).changes;
-    }
-    return changes;
+  releaseLeases(filter: { expiredBefore?: number; owners?: string[] }, now: number): Promise<number> {
+    return Promise.resolve(this.dispatch.releaseLeases(filter, now));
   }
 
-  async listLeaseOwners(): Promise<string[]> {
-    return this.db
-      .prepare<[], { lease_owner: string }>("SELECT DISTINCT lease_owner FROM deliveries WHERE state = 'in_flight' AND lease_owner IS NOT NULL")
-      .all()
-      .map((r) => r.lease_owner);
+  listLeaseOwners(): Promise<string[]> {
+    return Promise.resolve(this.dispatch.listLeaseOwners());
   }
 
-  async nextDueAt(after: number): Promise<number | null> {
-    const row = this.db
-      .prepare<[number], { at: number | null }>("SELECT MIN(next_attempt_at) AS at FROM deliveries WHERE state = 'pending' AND next_attempt_at > ?")
-      .get(after);
-    return row?.at ?? null;
+  nextDueAt(after: number): Promise<number | null> {
+    return Promise.resolve(this.dispatch.nextDueAt(after));
   }
 
-  async oldestDueAt(): Promise<number | null> {
-    const row = this.db
-      .prepare<[], { at: number }>(
-        `SELECT d.next_attempt_at AS at FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.status = 'active'
-          WHERE d.state = 'pending' ORDER BY d.next_attempt_at LIMIT 1`,
-      )
-      .get();
-    return row?.at ?? null;
+  oldestDueAt(): Promise<number | null> {
+    return Promise.resolve(this.dispatch.oldestDueAt());
   }
 
   async getDelivery(id: string) {
@@ -467,15 +369,6 @@ export class SqliteStore implements Store {
     );
   }
 
-  async requeueFailedDeliveries(webhookId: string, since: number, now: number): Promise<number> {
-    return this.db
-      .prepare(
-        `UPDATE deliveries SET state = 'pending', next_attempt_at = ?, completed_at = NULL, updated_at = ?
-         WHERE webhook_id = ? AND state = 'failed' AND created_at >= ?`,
-      )
-      .run(now, now, webhookId, since).changes;
-  }
-
   async countDeliveriesByState(): Promise<Record<DeliveryState, number>> {
     const counts: Record<DeliveryState, number> = { pending: 0, in_flight: 0, succeeded: 0, failed: 0, cancelled: 0 };
     for (const row of this.db.prepare<[], { state: DeliveryState; n: number }>("SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state").all()) {
@@ -517,75 +410,26 @@ export class SqliteStore implements Store {
     this.db.prepare("UPDATE webhooks SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL").run(id);
   }
 
-  // ---- recovery
+  // ---- recovery and retention (src/store/sqlite/maintenance-queries.ts)
 
-  async insertRecoveryJob(job: RecoveryJob): Promise<void> {
-    this.db
-      .prepare(
-        `INSERT INTO recovery_jobs (id, webhook_id, since, cursor, requeued, status, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(job.id, job.webhookId, job.since, job.cursor, job.requeued, job.status, job.createdAt, job.updatedAt);
+  insertRecoveryJob(job: RecoveryJob): Promise<void> {
+    return Promise.resolve(this.maintenance.insertRecoveryJob(job));
   }
 
-  async getRecoveryJob(id: string): Promise<RecoveryJob | null> {
-    const row = this.db.prepare<[string], RecoveryJobRow>("SELECT * FROM recovery_jobs WHERE id = ?").get(id);
-    return row ? rowToRecoveryJob(row) : null;
+  getRecoveryJob(id: string): Promise<RecoveryJob | null> {
+    return Promise.resolve(this.maintenance.getRecoveryJob(id));
   }
 
-  async listRunningRecoveryJobs(): Promise<RecoveryJob[]> {
-    return this.db
-      .prepare<[], RecoveryJobRow>("SELECT * FROM recovery_jobs WHERE status = 'running' ORDER BY id")
-      .all()
-      .map(rowToRecoveryJob);
+  listRunningRecoveryJobs(): Promise<RecoveryJob[]> {
+    return Promise.resolve(this.maintenance.listRunningRecoveryJobs());
   }
 
-  async advanceRecoveryJob(id: string, batchSize: number, now: number): Promise<RecoveryJob | null> {
-    return this.db
-      .transaction(() => {
-        const row = this.db.prepare<[string], RecoveryJobRow>("SELECT * FROM recovery_jobs WHERE id = ?").get(id);
-        if (!row || row.status !== "running") return row ? rowToRecoveryJob(row) : null;
-        const ids = this.db
-          .prepare<[string, number, string, number], { id: string }>(
-            `SELECT id FROM deliveries WHERE webhook_id = ? AND state = 'failed' AND created_at >= ? AND id > ?
-             ORDER BY id LIMIT ?`,
-          )
-          .all(row.webhook_id, Number(row.since), row.cursor ?? "", batchSize)
-          .map((r) => r.id);
-        const requeue = this.db.prepare(
-          "UPDATE deliveries SET state = 'pending', next_attempt_at = ?, completed_at = NULL, updated_at = ? WHERE id = ?",
-        );
-        for (const deliveryId of ids) requeue.run(now, now, deliveryId);
-        const done = ids.length < batchSize;
-        this.db
-          .prepare("UPDATE recovery_jobs SET cursor = ?, requeued = requeued + ?, status = ?, updated_at = ? WHERE id = ?")
-          .run(ids.at(-1) ?? row.cursor, ids.length, done ? "done" : "running", now, id);
-        return rowToRecoveryJob(this.db.prepare<[string], RecoveryJobRow>("SELECT * FROM recovery_jobs WHERE id = ?").get(id)!);
-      })
-      .immediate();
+  advanceRecoveryJob(id: string, batchSize: number, now: number): Promise<RecoveryJob | null> {
+    return Promise.resolve(this.maintenance.advanceRecoveryJob(id, batchSize, now));
   }
 
-  // ---- retention
-
-  async deleteFinishedBefore(cutoff: number, limit: number): Promise<number> {
-    return this.db
-      .transaction(() => {
-        const deleted = this.db
-          .prepare(
-            `DELETE FROM deliveries WHERE id IN (
-               SELECT id FROM deliveries WHERE completed_at IS NOT NULL AND completed_at < ? AND state <> 'pending' LIMIT ?)`,
-          )
-          .run(cutoff, limit).changes;
-        this.db
-          .prepare(
-            `DELETE FROM events WHERE id IN (
-               SELECT e.id FROM events e WHERE e.created_at < ?
-                 AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id) LIMIT ?)`,
-          )
-          .run(cutoff, limit);
-        return deleted;
-      })
-      .immediate();
+  deleteFinishedBefore(cutoff: number, limit: number): Promise<number> {
+    return Promise.resolve(this.maintenance.deleteFinishedBefore(cutoff, limit));
   }
 
   // ---- event types
