@@ -1,0 +1,259 @@
+/**
+ * Seed 003's webhook management commands: webhooks:list, :create, :info, :update, :delete,
+ * :pause, :resume. Each is one API call (list follows pages); the delivery-side commands
+ * are in deliveries.ts.
+ */
+import { createInterface } from "node:readline/promises";
+import type { Command } from "commander";
+import type { ApiClient } from "../api-client.js";
+import {
+  checkId, choice, clientFrom, parseJsonObject, parseList, parsePositiveInteger, withServerOptions, type CommonFlags,
+} from "../command-options.js";
+import { CliError, formatTime, formatValue, renderFields, renderTable, toJson } from "../output.js";
+
+/** A webhook as the API returns it; only the fields the tables read are typed. */
+export interface WebhookView {
+  id: string;
+  name: string;
+  url: string;
+  status: string;
+  events: string[];
+  method?: string;
+  payloadFormat?: string;
+  description?: string;
+  headers?: Record<string, string>;
+  auth?: { type: string; credentials?: Record<string, string> };
+  retry?: Record<string, unknown>;
+  timeoutMs?: number;
+  disabledReason?: string | null;
+  secret?: string;
+  createdAt?: unknown;
+  updatedAt?: unknown;
+}
+
+interface SecretView {
+  secret: string;
+  previous: Array<{ secret: string; expiresAt: string }>;
+}
+
+interface ListPage<T> {
+  data: T[];
+  nextCursor?: string | null;
+}
+
+const STATUSES = ["active", "inactive", "disabled"] as const;
+const METHODS = ["POST", "PUT", "PATCH"] as const;
+const AUTH_TYPES = ["none", "bearer", "basic", "api-key", "hmac"] as const;
+const PAYLOAD_FORMATS = ["identus", "standard", "systemprompt"] as const;
+const HEADERS_EXAMPLE = `'{"X-Custom":"value"}'`;
+const CREDENTIALS_EXAMPLE = `'{"token":"secret123"}'`;
+/** Following pages stops here: 100 pages of the server's page size is more than a terminal shows. */
+const MAX_PAGES = 100;
+
+export function registerWebhookCommands(program: Command): void {
+  withServerOptions(program.command("webhooks:list").description("list webhooks"))
+    .option("--status <status>", "only webhooks with this status: active, inactive or disabled")
+    .option("--event <event>", "only webhooks subscribed to this event type")
+    .action(async (flags: CommonFlags & { status?: string; event?: string }) => {
+      const status = flags.status === undefined ? undefined : choice("--status", flags.status, STATUSES);
+      const webhooks = await listAll<WebhookView>(clientFrom(flags), "/v1/webhooks", { status, event: flags.event });
+      print(flags, webhooks, () => webhookTable(webhooks));
+    });
+
+  const create = program
+    .command("webhooks:create")
+    .description("create a webhook")
+    .requiredOption("--url <url>", "the receiving endpoint")
+    .option("--secret <whsec>", "a whsec_ signing secret to use instead of a generated one");
+  withServerOptions(withWebhookFields(create), { urlIsEndpoint: true })
+    .action(async (flags: CommonFlags & WebhookFlags & { url: string; secret?: string }) => {
+      const body = { ...webhookBody(flags), url: flags.url, ...(flags.secret === undefined ? {} : { secret: flags.secret }) };
+      const webhook = await clientFrom(flags, true).request<WebhookView>("POST", "/v1/webhooks", { body });
+      print(flags, webhook, () => {
+        // The API returns the secret in full only here (and from GET /v1/webhooks/{id}/secret).
+        const secret = webhook.secret ? `\n\nSigning secret: ${webhook.secret}\n(verify with it, e.g. herald listen <port> --secret ${webhook.secret})` : "";
+        return `Created webhook ${webhook.id}\n${webhookFields(webhook)}${secret}`;
+      });
+    });
+
+  withServerOptions(program.command("webhooks:info").description("show a webhook's configuration"))
+    .argument("<webhook-id>")
+    .action(async (id: string, flags: CommonFlags) => {
+      const webhook = await clientFrom(flags).request<WebhookView>("GET", `/v1/webhooks/${checkId("webhook-id", id)}`);
+      print(flags, webhook, () => webhookFields(webhook));
+    });
+
+  const update = program
+    .command("webhooks:update")
+    .description("change a webhook's configuration")
+    .argument("<webhook-id>")
+    .option("--url <url>", "a new receiving endpoint")
+    .option("--status <status>", "active or inactive");
+  withServerOptions(withWebhookFields(update), { urlIsEndpoint: true })
+    .action(async (id: string, flags: CommonFlags & WebhookFlags & { status?: string }) => {
+      const patch: Record<string, unknown> = webhookBody(flags);
+      if (flags.url !== undefined) patch.url = flags.url;
+      if (flags.status !== undefined) patch.status = choice("--status", flags.status, ["active", "inactive"] as const);
+      if (Object.keys(patch).length === 0) throw new CliError("nothing to update: give at least one of --name, --url, --events, --status, ...");
+      const webhook = await clientFrom(flags, true).request<WebhookView>("PATCH", `/v1/webhooks/${checkId("webhook-id", id)}`, {
+        body: patch,
+      });
+      print(flags, webhook, () => `Updated webhook ${webhook.id}\n${webhookFields(webhook)}`);
+    });
+
+  withServerOptions(program.command("webhooks:delete").description("delete a webhook and its delivery history"))
+    .argument("<webhook-id>")
+    .option("--force", "do not ask for confirmation")
+    .action(async (id: string, flags: CommonFlags & { force?: boolean }) => {
+      const client = clientFrom(flags);
+      const path = `/v1/webhooks/${checkId("webhook-id", id)}`;
+      if (!flags.force) {
+        if (!process.stdin.isTTY) throw new CliError("refusing to delete without confirmation: not a terminal; pass --force");
+        const webhook = await client.request<WebhookView>("GET", path);
+        if (!(await confirm(`Delete webhook ${webhook.id} (${webhook.name}, ${webhook.url})? [y/N] `))) {
+          throw new CliError("not deleted");
+        }
+      }
+      await client.request("DELETE", path);
+      print(flags, { id, deleted: true }, () => `Deleted webhook ${id}`);
+    });
+
+  withServerOptions(program.command("webhooks:secret").description("show a webhook's signing secret (for herald listen --secret or your receiver)"))
+    .argument("<webhook-id>")
+    .action(async (id: string, flags: CommonFlags) => {
+      const answer = await clientFrom(flags).request<SecretView>("GET", `/v1/webhooks/${checkId("webhook-id", id)}/secret`);
+      print(flags, answer, () => [answer.secret, ...answer.previous.map((p) => `${p.secret} (previous, signs until ${formatTime(p.expiresAt)})`)].join("\n"));
+    });
+
+  withServerOptions(program.command("webhooks:rotate-secret").description("give a webhook a new signing secret; the old one keeps signing through the grace period"))
+    .argument("<webhook-id>")
+    .action(async (id: string, flags: CommonFlags) => {
+      const answer = await clientFrom(flags).request<{ secret: string; webhook: WebhookView }>("POST", `/v1/webhooks/${checkId("webhook-id", id)}/rotate-secret`);
+      print(flags, answer, () => `New signing secret for webhook ${answer.webhook.id}: ${answer.secret}\n(the previous one keeps signing alongside it during the grace period)`);
+    });
+
+  for (const [verb, action] of [["pause", "paused"], ["resume", "resumed"]] as const) {
+    withServerOptions(program.command(`webhooks:${verb}`).description(verb === "pause" ? "stop delivering to a webhook (status inactive)" : "deliver to a webhook again (status active)"))
+      .argument("<webhook-id>")
+      .action(async (id: string, flags: CommonFlags) => {
+        const webhook = await clientFrom(flags).request<WebhookView>("POST", `/v1/webhooks/${checkId("webhook-id", id)}/${verb}`);
+        print(flags, webhook, () => `Webhook ${webhook.id} ${action}: status ${webhook.status}`);
+      });
+  }
+}
+
+interface WebhookFlags {
+  name?: string;
+  description?: string;
+  events?: string;
+  method?: string;
+  headers?: string;
+  authType?: string;
+  authCredentials?: string;
+  payloadFormat?: string;
+  timeout?: string;
+  retry?: string;
+}
+
+/** The flags create and update share (seed 003's, plus the SPEC's webhook fields). */
+function withWebhookFields(command: Command): Command {
+  return command
+    .option("--name <name>", "a name for people")
+    .option("--description <text>", "what the webhook is for")
+    .option("--events <list>", 'event types or patterns, comma-separated, e.g. "agent.started,agent.*" (default: all)')
+    .option("--method <method>", "POST, PUT or PATCH")
+    .option("--headers <json>", `extra request headers as a JSON object, e.g. ${HEADERS_EXAMPLE}`)
+    .option("--auth-type <type>", "none, bearer, basic, api-key or hmac")
+    .option("--auth-credentials <json>", `credentials for --auth-type as JSON, e.g. ${CREDENTIALS_EXAMPLE}`)
+    .option("--payload-format <format>", "body shape: identus (default), standard or systemprompt")
+    .option("--timeout <ms>", "request timeout in milliseconds")
+    .option("--retry <json>", `retry policy as JSON, e.g. '{"strategy":"fixed","maxAttempts":5,"initialDelayMs":2000}'`);
+}
+
+function webhookBody(flags: WebhookFlags): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  if (flags.name !== undefined) body.name = flags.name;
+  if (flags.description !== undefined) body.description = flags.description;
+  if (flags.events !== undefined) body.events = parseList("--events", flags.events);
+  if (flags.method !== undefined) body.method = choice("--method", flags.method.toUpperCase(), METHODS);
+  if (flags.headers !== undefined) body.headers = parseJsonObject("--headers", flags.headers, HEADERS_EXAMPLE);
+  if (flags.payloadFormat !== undefined) body.payloadFormat = choice("--payload-format", flags.payloadFormat, PAYLOAD_FORMATS);
+  if (flags.timeout !== undefined) body.timeoutMs = parsePositiveInteger("--timeout", flags.timeout, 300_000);
+  if (flags.retry !== undefined) body.retry = parseJsonObject("--retry", flags.retry, `'{"maxAttempts":5}'`);
+  if (flags.authType !== undefined) {
+    const type = choice("--auth-type", flags.authType, AUTH_TYPES);
+    const credentials = flags.authCredentials === undefined ? undefined : parseJsonObject("--auth-credentials", flags.authCredentials, CREDENTIALS_EXAMPLE);
+    if (type !== "none" && credentials === undefined) throw new CliError(`--auth-credentials: required with --auth-type ${type}, e.g. ${CREDENTIALS_EXAMPLE}`);
+    body.auth = credentials === undefined ? { type } : { type, credentials };
+  } else if (flags.authCredentials !== undefined) {
+    throw new CliError("--auth-credentials: give --auth-type too (bearer, basic, api-key or hmac)");
+  }
+  return body;
+}
+
+export async function listAll<T>(client: ApiClient, path: string, query: Record<string, string | number | undefined>, max = Infinity): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < MAX_PAGES && items.length < max; page++) {
+    const answer = await client.request<ListPage<T>>("GET", path, { query: { ...query, cursor } });
+    items.push(...answer.data);
+    if (!answer.nextCursor) break;
+    cursor = answer.nextCursor;
+  }
+  return items.slice(0, max);
+}
+
+export function print(flags: Pick<CommonFlags, "format">, value: unknown, human: () => string): void {
+  console.log(flags.format === "json" ? toJson(value) : human());
+}
+
+export function webhookTable(webhooks: readonly WebhookView[]): string {
+  return renderTable(
+    webhooks,
+    [
+      { header: "id", value: (w) => w.id },
+      { header: "name", value: (w) => w.name },
+      { header: "status", value: (w) => w.status },
+      { header: "events", value: (w) => formatValue(w.events) },
+      { header: "url", value: (w) => w.url },
+    ],
+    "No webhooks.",
+  );
+}
+
+export function webhookFields(webhook: WebhookView): string {
+  const fields: Array<readonly [string, string]> = [
+    ["ID", webhook.id],
+    ["Name", webhook.name],
+    ["URL", webhook.url],
+    ["Status", webhook.status + (webhook.disabledReason ? ` (${webhook.disabledReason})` : "")],
+    ["Events", formatValue(webhook.events)],
+    ["Method", formatValue(webhook.method)],
+    ["Payload format", formatValue(webhook.payloadFormat)],
+    ["Headers", formatValue(webhook.headers && Object.keys(webhook.headers).length > 0 ? webhook.headers : null)],
+    ["Auth", webhook.auth ? webhook.auth.type + (webhook.auth.credentials ? ` ${JSON.stringify(webhook.auth.credentials)}` : "") : "-"],
+    ["Retry", formatRetry(webhook.retry)],
+    ["Timeout", webhook.timeoutMs === undefined ? "-" : `${webhook.timeoutMs} ms`],
+    ["Created", formatTime(webhook.createdAt)],
+    ["Updated", formatTime(webhook.updatedAt)],
+  ];
+  if (webhook.description) fields.splice(2, 0, ["Description", webhook.description]);
+  return renderFields(fields);
+}
+
+function formatRetry(retry: WebhookView["retry"]): string {
+  if (!retry) return "-";
+  const { strategy, maxAttempts, initialDelayMs, multiplier, maxDelayMs, windowMs } = retry as Record<string, number | string | null>;
+  const growth = strategy === "exponential" ? ` x${multiplier}` : strategy === "linear" ? ` +${initialDelayMs} ms` : "";
+  const window = typeof windowMs === "number" ? `, within ${windowMs} ms` : "";
+  return `${strategy}, ${maxAttempts} attempts, ${initialDelayMs} ms${growth}, at most ${maxDelayMs} ms apart${window}`;
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const readline = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await readline.question(question)).trim());
+  } finally {
+    readline.close();
+  }
+}
