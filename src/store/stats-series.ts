@@ -24,8 +24,9 @@ export interface AttemptSeriesBucket {
 
 /**
  * `p` names the backend's placeholders (`@id`... in SQLite, `$1`... in PostgreSQL). Percentiles are
- * nearest-rank, as in stats.ts: the duration at offset floor(q * (n - 1)) in ascending order. The
- * offsets use integer arithmetic because CAST(x AS INTEGER) truncates in SQLite but rounds in PostgreSQL.
+ * nearest-rank, as in stats.ts: the ceil(q * n)-th smallest duration, offset ceil(q * n) - 1. The
+ * offsets use integer arithmetic ((n * q100 + 99) / 100 is ceil(n * q)) because CAST(x AS INTEGER)
+ * truncates in SQLite but rounds in PostgreSQL.
  */
 export function attemptSeriesSql(p: { id: string; since: string; until: string; bucket: string }): string {
   return `WITH bucketed AS (
@@ -40,8 +41,8 @@ export function attemptSeriesSql(p: { id: string; since: string; until: string; 
       FROM bucketed
     )
     SELECT bucket, COUNT(*) AS attempts, SUM(ok) AS succeeded,
-           MIN(CASE WHEN rank = (n - 1) * 50 / 100 THEN duration_ms END) AS p50,
-           MIN(CASE WHEN rank = (n - 1) * 95 / 100 THEN duration_ms END) AS p95
+           MIN(CASE WHEN rank = (n * 50 + 99) / 100 - 1 THEN duration_ms END) AS p50,
+           MIN(CASE WHEN rank = (n * 95 + 99) / 100 - 1 THEN duration_ms END) AS p95
     FROM ranked GROUP BY bucket ORDER BY bucket`;
 }
 

@@ -17,7 +17,7 @@ export function webhookStatsSql(p: string, offset: string): { summary: string; p
       (SELECT MAX(started_at) FROM attempts WHERE webhook_id = ${p}) AS last_delivery,
       (SELECT MAX(started_at) FROM attempts WHERE webhook_id = ${p} AND NOT ${failedAttempt}) AS last_success,
       (SELECT MAX(started_at) FROM attempts WHERE webhook_id = ${p} AND ${failedAttempt}) AS last_failure`,
-    // The nearest-rank p95: the duration at offset floor(0.95 * (n - 1)) in ascending order.
+    // The nearest-rank p95: the ceil(0.95 * n)-th smallest duration, i.e. offset ceil(0.95 * n) - 1.
     percentile: `SELECT duration_ms FROM attempts WHERE webhook_id = ${p} ORDER BY duration_ms LIMIT 1 OFFSET ${offset}`,
   };
 }
@@ -33,7 +33,7 @@ export interface StatsSummaryRow {
   last_failure: number | string | null;
 }
 
-export const p95Offset = (attempts: number): number => Math.floor(0.95 * Math.max(attempts - 1, 0));
+export const p95Offset = (attempts: number): number => Math.max(Math.ceil(0.95 * attempts) - 1, 0);
 
 const iso = (value: number | string | null) => (value === null ? null : new Date(Number(value)).toISOString());
 const round = (value: number) => Math.round(value * 100) / 100;

@@ -613,7 +613,7 @@ describe.each(storeBackends)("$name store", (backend) => {
       ]);
       expect(await store.webhookStats(webhook.id)).toEqual({
         total_deliveries: 4, successful_deliveries: 2, failed_deliveries: 1, failure_rate: 0.33, average_duration: 23.42,
-        p95_duration: 20, last_delivery: new Date(NOW + 3_000).toISOString(), last_success: new Date(NOW + 2_000).toISOString(),
+        p95_duration: 40.25, last_delivery: new Date(NOW + 3_000).toISOString(), last_success: new Date(NOW + 2_000).toISOString(),
         last_failure: new Date(NOW + 3_000).toISOString(),
       });
     });
@@ -632,7 +632,7 @@ describe.each(storeBackends)("$name store", (backend) => {
       ]);
       const series = await store.webhookAttemptSeries(webhook.id, { since: NOW, until: NOW + 3_000, bucketMs: 1_000 });
       expect(series).toEqual([
-        { start: NOW, attempts: 2, succeeded: 1, failed: 1, p50DurationMs: 10, p95DurationMs: 10 },
+        { start: NOW, attempts: 2, succeeded: 1, failed: 1, p50DurationMs: 10, p95DurationMs: 30 },
         { start: NOW + 1_000, attempts: 1, succeeded: 1, failed: 0, p50DurationMs: 5, p95DurationMs: 5 },
         { start: NOW + 2_000, attempts: 0, succeeded: 0, failed: 0, p50DurationMs: null, p95DurationMs: null },
       ]);
