@@ -59,6 +59,12 @@ export async function buildApp(herald: Herald, config: HeraldConfig, options: Bu
     // Identus clients send `apiKey`; node lowercases header names, so `apikey` matches any case.
     ajv: { customOptions: { removeAdditional: false } },
     return503OnClosing: true,
+    // One access-log line per request drowns the start-up lines people need at the default
+    // level; they are logged at debug (HERALD_LOG_LEVEL=debug) by the hook below instead.
+    disableRequestLogging: true,
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, "request");
   });
   const routes: RegisteredRoute[] = [];
   routeLists.set(app, routes);
@@ -140,6 +146,7 @@ export async function startServer(config: HeraldConfig, options: StartServerOpti
     secretKey: secret.value,
     createDefaultTenant: false,
     allowPrivateTargets: config.allowPrivateTargets,
+    httpsOnly: config.httpsOnly,
     onAttempt: (attempt) => metrics.onAttempt(attempt),
     onEventAccepted: (event, count) => metrics.onEventAccepted(event, count),
     onError: (error, context) => logger.error({ err: error }, `worker: ${context}`),

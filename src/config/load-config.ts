@@ -35,6 +35,7 @@ export interface HeraldConfig {
   /** null: generated into `<dataDir>/default-tenant.key` and printed once. */
   defaultWalletApiKey: string | null;
   allowPrivateTargets: boolean;
+  httpsOnly: boolean;
   retentionDays: number;
   cleanupIntervalMs: number;
   role: HeraldRole;
@@ -72,6 +73,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { env: "DEFAULT_WALLET_WEBHOOK_API_KEY", flag: "--default-wallet-webhook-api-key <key>", description: "bearer token for the default tenant's webhook", default: "unset" },
   { env: "DEFAULT_WALLET_AUTH_API_KEY", flag: "--default-wallet-auth-api-key <key>", description: "API key of the default tenant", default: "generated into <data-dir>/default-tenant.key" },
   { env: "HERALD_ALLOW_PRIVATE_TARGETS", flag: "--allow-private-targets", description: "allow webhook URLs on loopback/private/link-local addresses", default: "false", boolean: true },
+  { env: "HERALD_HTTPS_ONLY", flag: "--https-only", description: "refuse webhook URLs that are not https://", default: "false", boolean: true },
   { env: "HERALD_RETENTION_DAYS", flag: "--retention-days <days>", description: "days delivery records are kept", default: "30" },
   { env: "HERALD_CLEANUP_INTERVAL_MS", flag: "--cleanup-interval-ms <ms>", description: "how often old delivery records are removed", default: "86400000" },
   { env: "HERALD_ROLE", flag: "--role <role>", description: "all (API + worker), api, or worker", default: "all" },
@@ -208,6 +210,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     defaultWalletWebhook: parseEnvWebhook(read, { url: "DEFAULT_WALLET_WEBHOOK_URL", apiKey: "DEFAULT_WALLET_WEBHOOK_API_KEY" }),
     defaultWalletApiKey: parseToken("DEFAULT_WALLET_AUTH_API_KEY", read("DEFAULT_WALLET_AUTH_API_KEY"), 16),
     allowPrivateTargets: parseBoolean("HERALD_ALLOW_PRIVATE_TARGETS", read("HERALD_ALLOW_PRIVATE_TARGETS"), false),
+    httpsOnly: parseBoolean("HERALD_HTTPS_ONLY", read("HERALD_HTTPS_ONLY"), false),
     retentionDays: parseInteger("HERALD_RETENTION_DAYS", read("HERALD_RETENTION_DAYS"), 30, 1, 36_500),
     cleanupIntervalMs: parseInteger("HERALD_CLEANUP_INTERVAL_MS", read("HERALD_CLEANUP_INTERVAL_MS"), 86_400_000, 1_000, 2_147_483_647),
     role: parseChoice("HERALD_ROLE", read("HERALD_ROLE"), ["all", "api", "worker"] as const, "all"),

@@ -52,10 +52,15 @@ describe("loadConfig", () => {
     expect(loadConfig({}, { HERALD_ALLOW_PRIVATE_TARGETS: true }).allowPrivateTargets).toBe(true);
   });
 
+  test("HERALD_HTTPS_ONLY makes the server refuse http:// webhook URLs", () => {
+    expect(loadConfig({}).httpsOnly).toBe(false);
+    expect(loadConfig({ HERALD_HTTPS_ONLY: "true" }).httpsOnly).toBe(true);
+  });
+
   test.each([
     ["PORT", "eighty"], ["PORT", "70000"], ["HERALD_DATABASE_URL", "mysql://x"], ["HERALD_SECRET_KEY", "short"],
     ["HERALD_ADMIN_API_KEY", "short"], ["GLOBAL_WEBHOOK_URL", "not a url"], ["GLOBAL_WEBHOOK_URL", "ftp://x"],
-    ["DEFAULT_WALLET_ENABLED", "maybe"], ["HERALD_ALLOW_PRIVATE_TARGETS", "sure"], ["HERALD_RETENTION_DAYS", "0"],
+    ["DEFAULT_WALLET_ENABLED", "maybe"], ["HERALD_ALLOW_PRIVATE_TARGETS", "sure"], ["HERALD_HTTPS_ONLY", "yes please"], ["HERALD_RETENTION_DAYS", "0"],
     ["HERALD_CLEANUP_INTERVAL_MS", "5"], ["HERALD_ROLE", "boss"], ["HERALD_LOG_LEVEL", "loud"],
     ["HERALD_RATE_LIMIT_PER_SECOND", "-1"], ["HERALD_MAX_BODY_BYTES", "10"], ["DEFAULT_WALLET_AUTH_API_KEY", "has space in it ok"],
   ])("a bad %s (%s) fails with one line naming the variable", (variable, value) => {
