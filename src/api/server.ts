@@ -5,7 +5,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import { pino, type Logger } from "pino";
 import type { HeraldConfig } from "../config/load-config.js";
 import { readOrCreateSecretFile } from "../config/secret-files.js";
@@ -61,7 +61,7 @@ export async function buildApp(herald: Herald, config: HeraldConfig, options: Bu
     return503OnClosing: true,
     // One access-log line per request drowns the start-up lines people need at the default
     // level; they are logged at debug (HERALD_LOG_LEVEL=debug) by the hook below instead.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   });
   app.addHook("onResponse", async (request, reply) => {
     request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, "request");

@@ -94,14 +94,12 @@ export class PostgresStore implements Store {
     this.schema = options.schema ?? null;
     this.box = options.secretBox;
     const onError = options.onError ?? ((error: unknown, context: string) => console.error(`herald: postgres: ${context}:`, error));
-    this.pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? DEFAULT_POOL_SIZE });
+    // Session settings travel as startup options of every connection: no extra query, and no
+    // race with the first query the pool runs on a new connection.
+    const settings = `${this.schema ? `-c search_path=${this.schema} ` : ""}-c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_TIMEOUT_MS}`;
+    this.pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? DEFAULT_POOL_SIZE, options: settings });
     // An idle connection that breaks (server restart, network) emits here; without a listener it would crash the process.
     this.pool.on("error", (error) => onError(error, "idle connection lost"));
-    const setup = `${this.schema ? `SET search_path TO "${this.schema}"; ` : ""}SET idle_in_transaction_session_timeout = ${IDLE_IN_TRANSACTION_TIMEOUT_MS}`;
-    // Queued before the first query of every new connection, so it always runs first.
-    this.pool.on("connect", (client) => {
-      client.query(setup).catch((error: unknown) => onError(error, "setting up a connection"));
-    });
     const channel = this.schema ? `herald_work_${this.schema}` : "herald_work";
     this.notifier = new WorkNotifier(this.pool, { connectionString: options.connectionString }, channel, onError);
   }
