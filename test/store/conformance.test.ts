@@ -350,6 +350,22 @@ describe.each(storeBackends)("$name store", (backend) => {
       expect(claimed.map((d) => d.webhookId)).toEqual([healthy.id, healthy.id]);
     });
 
+    it("a saturated webhook's backlog, due earlier, does not hide another webhook's due delivery", async () => {
+      const store = await open();
+      const busy = makeWebhook({ tenantId: TENANT, maxConcurrency: 2 });
+      const quiet = makeWebhook({ tenantId: TENANT });
+      await store.insertWebhook(busy);
+      await store.insertWebhook(quiet);
+      await ingestEvents(store, TENANT, [busy.id], 300, { createdAt: NOW - 10_000 });
+      const [late] = await ingestEvents(store, TENANT, [quiet.id], 1, { createdAt: NOW });
+      const claimer = makeClaimer(store, "w1", { limit: 10 });
+      const first = await claimer.claim();
+      // busy is now at its cap with 298 due deliveries ahead of quiet's one; the next claim at the latest finds it.
+      const claimed = [...first, ...(await claimer.claim({ saturatedWebhookIds: [busy.id] }))];
+      expect(claimed.filter((d) => d.webhookId === busy.id)).toHaveLength(2);
+      expect(claimed.filter((d) => d.webhookId === quiet.id).map((d) => d.id)).toEqual(late!.deliveryIds);
+    });
+
     it("tops each webhook up to its maxConcurrency, counting what the claimer already holds", async () => {
       const store = await open();
       const narrow = makeWebhook({ tenantId: TENANT, maxConcurrency: 2 });

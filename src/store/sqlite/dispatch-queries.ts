@@ -2,19 +2,32 @@
  * The delivery queue on SQLite: claiming due deliveries under a lease, settling attempts,
  * releasing leases. Every write is one IMMEDIATE transaction; better-sqlite3 runs it to the end
  * without yielding, so no other claim can interleave and no row locks are needed.
+ *
+ * A claim reads in two phases. First a window of the earliest-due deliveries (twice the claim
+ * size), which in the common case holds everything claimable. But when a webhook at its cap
+ * has a long due backlog, that backlog fills the window; excluding it in SQL instead makes
+ * every claim walk the whole backlog (measured: 66 ms per claim behind 200k due deliveries,
+ * 43 ms even with a covering index). So when the window is full and yields less than a claim,
+ * the second phase asks each active webhook with a free slot for the head of its own queue, an
+ * index probe each: O(webhooks) whatever the backlog (under 1 ms behind the same 200k), and
+ * one tenant's backlog never hides another tenant's deliveries.
  */
 import type Database from "better-sqlite3";
 import { attemptToRow } from "../rows.js";
 import type { AttemptOutcome, ClaimRequest, DueDelivery } from "../store.js";
 
-interface ClaimRow {
+interface ClaimRow extends QueueRow {
+  max_concurrency: number;
+  timeout_ms: number;
+}
+
+interface QueueRow {
   id: string;
   webhook_id: string;
   tenant_id: string;
   attempt_count: number;
   created_at: number;
-  max_concurrency: number;
-  timeout_ms: number;
+  next_attempt_at: number;
   event_id: string;
   type: string;
   data: string;
@@ -27,20 +40,30 @@ export class SqliteDispatchQueries {
 
   constructor(private readonly db: Database.Database) {
     this.statements = {
-      claimCandidates: db.prepare<[number, string, number], ClaimRow>(
-        `SELECT d.id, d.webhook_id, d.tenant_id, d.attempt_count, d.created_at, w.max_concurrency, w.timeout_ms,
+      claimWindow: db.prepare<[number, number], ClaimRow>(
+        `SELECT d.id, d.webhook_id, d.tenant_id, d.attempt_count, d.created_at, d.next_attempt_at, w.max_concurrency, w.timeout_ms,
                 e.id AS event_id, e.type, e.data, e.metadata, e.created_at AS event_created_at
            FROM deliveries d
            JOIN webhooks w ON w.id = d.webhook_id AND w.status = 'active'
            JOIN events e ON e.id = d.event_id
           WHERE d.state = 'pending' AND d.next_attempt_at <= ?
-            AND d.webhook_id NOT IN (SELECT value FROM json_each(?))
             -- Ordered webhooks: only the oldest open delivery may go; later ones wait for it to settle.
             AND (w.ordered = 0 OR NOT EXISTS (
                   SELECT 1 FROM deliveries p
                    WHERE p.webhook_id = d.webhook_id AND p.state IN ('pending', 'in_flight') AND p.id < d.id))
           ORDER BY d.next_attempt_at
           LIMIT ?`,
+      ),
+      activeWebhooks: db.prepare<[], { id: string; max_concurrency: number; timeout_ms: number; ordered: number }>(
+        "SELECT id, max_concurrency, timeout_ms, ordered FROM webhooks WHERE status = 'active'",
+      ),
+      // The repeated state test lets SQLite use the partial index deliveries_open_by_webhook.
+      webhookQueueHead: db.prepare<[string, number, number, number], QueueRow & { state: string }>(
+        `SELECT d.id, d.webhook_id, d.tenant_id, d.attempt_count, d.created_at, d.next_attempt_at, d.state,
+                e.id AS event_id, e.type, e.data, e.metadata, e.created_at AS event_created_at
+           FROM deliveries d JOIN events e ON e.id = d.event_id
+          WHERE d.webhook_id = ? AND d.state IN ('pending', 'in_flight') AND (d.state = 'pending' AND d.next_attempt_at <= ? OR ?)
+          ORDER BY d.id LIMIT ?`,
       ),
       lease: db.prepare("UPDATE deliveries SET state = 'in_flight', lease_owner = ?, lease_expires_at = ?, updated_at = ? WHERE id = ?"),
       insertAttempt: db.prepare(
@@ -58,29 +81,64 @@ export class SqliteDispatchQueries {
   }
 
   claimDueDeliveries(request: ClaimRequest): DueDelivery[] {
+    return this.db.transaction(() => this.claimInTransaction(request)).immediate();
+  }
+
+  private rotation = 0;
+
+  private claimInTransaction(request: ClaimRequest): DueDelivery[] {
     const s = this.statements;
-    return this.db
-      .transaction(() => {
-        const candidates = s.claimCandidates.all(request.now, JSON.stringify(request.saturatedWebhookIds), request.limit);
-        const taken = new Map<string, number>();
-        const claimed: DueDelivery[] = [];
-        for (const row of candidates) {
-          const already = taken.get(row.webhook_id) ?? 0;
-          if (already + request.inFlight(row.webhook_id) >= row.max_concurrency) continue;
-          taken.set(row.webhook_id, already + 1);
-          s.lease.run(request.owner, request.now + row.timeout_ms + request.leaseMarginMs, request.now, row.id);
-          claimed.push({
-            id: row.id,
-            webhookId: row.webhook_id,
-            tenantId: row.tenant_id,
-            attemptCount: row.attempt_count,
-            createdAt: row.created_at,
-            event: { id: row.event_id, type: row.type, data: row.data, metadata: row.metadata, createdAt: row.event_created_at },
-          });
-        }
-        return claimed;
-      })
-      .immediate();
+    const saturated = new Set(request.saturatedWebhookIds);
+    const taken = new Map<string, number>();
+    const chosen: Array<{ row: QueueRow; leaseUntil: number }> = [];
+    const freeSlots = (webhookId: string, maxConcurrency: number) =>
+      saturated.has(webhookId) ? 0 : maxConcurrency - request.inFlight(webhookId) - (taken.get(webhookId) ?? 0);
+    const take = (row: QueueRow, timeoutMs: number) => {
+      taken.set(row.webhook_id, (taken.get(row.webhook_id) ?? 0) + 1);
+      chosen.push({ row, leaseUntil: request.now + timeoutMs + request.leaseMarginMs });
+    };
+
+    const window = request.limit * 2;
+    const candidates = s.claimWindow.all(request.now, window);
+    for (const row of candidates) {
+      if (chosen.length === request.limit) break;
+      if (freeSlots(row.webhook_id, row.max_concurrency) > 0) take(row, row.timeout_ms);
+    }
+
+    if (chosen.length < request.limit && candidates.length === window) {
+      // The window was all deliveries we may not start: look behind it, webhook by webhook.
+      const seen = new Set(chosen.map((c) => c.row.id));
+      const extra: Array<{ row: QueueRow; timeoutMs: number }> = [];
+      const webhooks = s.activeWebhooks.all();
+      const start = webhooks.length === 0 ? 0 : this.rotation++ % webhooks.length;
+      for (let i = 0; i < webhooks.length; i++) {
+        const webhook = webhooks[(start + i) % webhooks.length]!;
+        const free = freeSlots(webhook.id, webhook.max_concurrency);
+        if (free <= 0) continue;
+        // An ordered webhook may send only the oldest open delivery, and only if it is due.
+        const rows = webhook.ordered
+          ? s.webhookQueueHead.all(webhook.id, request.now, 1, 1).filter((r) => r.state === "pending" && r.next_attempt_at <= request.now)
+          : s.webhookQueueHead.all(webhook.id, request.now, 0, Math.min(free, request.limit));
+        for (const row of rows) if (!seen.has(row.id)) extra.push({ row, timeoutMs: webhook.timeout_ms });
+      }
+      extra.sort((a, b) => a.row.next_attempt_at - b.row.next_attempt_at);
+      for (const { row, timeoutMs } of extra) {
+        if (chosen.length === request.limit) break;
+        take(row, timeoutMs);
+      }
+    }
+
+    return chosen.map(({ row, leaseUntil }) => {
+      s.lease.run(request.owner, leaseUntil, request.now, row.id);
+      return {
+        id: row.id,
+        webhookId: row.webhook_id,
+        tenantId: row.tenant_id,
+        attemptCount: row.attempt_count,
+        createdAt: row.created_at,
+        event: { id: row.event_id, type: row.type, data: row.data, metadata: row.metadata, createdAt: row.event_created_at },
+      };
+    });
   }
 
   recordAttempts(outcomes: AttemptOutcome[], owner: string): void {
