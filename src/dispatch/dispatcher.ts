@@ -71,6 +71,8 @@ export class Dispatcher {
   private pumping = false;
   private pumpAgain = false;
   private timer: NodeJS.Timeout | null = null;
+  /** Whether `timer` is an immediate claim rather than a sleep. */
+  private immediate = false;
   private leaseTimer: NodeJS.Timeout | null = null;
   private inFlightTotal = 0;
   private readonly inFlight = new Map<string, number>();
@@ -143,6 +145,7 @@ export class Dispatcher {
     if (this.timer) clearTimeout(this.timer);
     if (this.leaseTimer) clearInterval(this.leaseTimer);
     this.timer = null;
+    this.immediate = false;
     this.leaseTimer = null;
     while (this.inFlightTotal > 0 || this.pumping) {
       await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
@@ -150,19 +153,27 @@ export class Dispatcher {
     await this.flush();
   }
 
-  /** New work may be due: look at once (coalesced within one turn of the event loop). */
+  /**
+   * New work may be due: look at once. Wakes coalesce: while a claim runs, one more follows it;
+   * while an immediate claim is armed, further wakes leave it be (re-arming it on every wake
+   * postponed claims forever under a steady stream of events: p50 latency 23 s in the bench).
+   * Only a longer sleep is cut short.
+   */
   wake(): void {
     if (!this.running) return;
     if (this.pumping) {
       this.pumpAgain = true;
       return;
     }
+    if (this.immediate) return;
     if (this.timer) clearTimeout(this.timer);
+    this.immediate = true;
     this.timer = setTimeout(() => this.pump(), 0);
   }
 
   private pump(): void {
     this.timer = null;
+    this.immediate = false;
     if (!this.running || this.pumping) return;
     this.pumping = true;
     this.pumpAgain = false;
