@@ -178,14 +178,13 @@ describe("delivery and retries", () => {
     const herald = await openEngine();
     await herald.start();
     await herald.webhooks.create({ url: r.url });
-    const streamEnds = Date.now() + 600;
-    let sent = 0;
-    while (Date.now() < streamEnds) {
-      await herald.trigger("custom", { n: sent++ });
+    const sent = 300;
+    for (let n = 0; n < sent; n++) {
+      await herald.trigger("custom", { n });
       await new Promise((resolve) => setImmediate(resolve)); // one event per turn of the event loop
     }
-    expect(sent).toBeGreaterThan(100);
-    const deliveredDuringStream = r.requests.filter((q) => q.receivedAt < streamEnds).length;
+    const streamEnds = Date.now();
+    const deliveredDuringStream = r.requests.filter((q) => q.receivedAt <= streamEnds).length;
     // With claims starved until the stream stopped, about a fifth got out in time; unstarved, nearly all.
     expect(deliveredDuringStream).toBeGreaterThan(sent * 0.7);
   });

@@ -16,9 +16,17 @@ import type Database from "better-sqlite3";
 import { attemptToRow } from "../rows.js";
 import type { AttemptOutcome, ClaimRequest, DueDelivery } from "../store.js";
 
-interface ClaimRow extends QueueRow {
+interface WindowRow {
+  id: string;
+  webhook_id: string;
+  next_attempt_at: number;
+}
+
+interface WebhookLimits {
+  id: string;
   max_concurrency: number;
   timeout_ms: number;
+  ordered: number;
 }
 
 interface QueueRow {
@@ -27,7 +35,6 @@ interface QueueRow {
   tenant_id: string;
   attempt_count: number;
   created_at: number;
-  next_attempt_at: number;
   event_id: string;
   type: string;
   data: string;
@@ -40,30 +47,29 @@ export class SqliteDispatchQueries {
 
   constructor(private readonly db: Database.Database) {
     this.statements = {
-      claimWindow: db.prepare<[number, number], ClaimRow>(
-        `SELECT d.id, d.webhook_id, d.tenant_id, d.attempt_count, d.created_at, d.next_attempt_at, w.max_concurrency, w.timeout_ms,
-                e.id AS event_id, e.type, e.data, e.metadata, e.created_at AS event_created_at
-           FROM deliveries d
-           JOIN webhooks w ON w.id = d.webhook_id AND w.status = 'active'
-           JOIN events e ON e.id = d.event_id
-          WHERE d.state = 'pending' AND d.next_attempt_at <= ?
-            -- Ordered webhooks: only the oldest open delivery may go; later ones wait for it to settle.
-            AND (w.ordered = 0 OR NOT EXISTS (
-                  SELECT 1 FROM deliveries p
-                   WHERE p.webhook_id = d.webhook_id AND p.state IN ('pending', 'in_flight') AND p.id < d.id))
-          ORDER BY d.next_attempt_at
-          LIMIT ?`,
+      // Index-only (deliveries_due covers next_attempt_at, webhook_id, id): nothing is read for rows left behind.
+      claimWindow: db.prepare<[number, number], WindowRow>(
+        `SELECT id, webhook_id, next_attempt_at FROM deliveries
+          WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?`,
       ),
-      activeWebhooks: db.prepare<[], { id: string; max_concurrency: number; timeout_ms: number; ordered: number }>(
+      activeWebhooks: db.prepare<[], WebhookLimits>(
         "SELECT id, max_concurrency, timeout_ms, ordered FROM webhooks WHERE status = 'active'",
       ),
       // The repeated state test lets SQLite use the partial index deliveries_open_by_webhook.
-      webhookQueueHead: db.prepare<[string, number, number, number], QueueRow & { state: string }>(
-        `SELECT d.id, d.webhook_id, d.tenant_id, d.attempt_count, d.created_at, d.next_attempt_at, d.state,
+      webhookDue: db.prepare<[string, number, number], WindowRow>(
+        `SELECT id, webhook_id, next_attempt_at FROM deliveries
+          WHERE webhook_id = ? AND state IN ('pending', 'in_flight') AND state = 'pending' AND next_attempt_at <= ?
+          ORDER BY id LIMIT ?`,
+      ),
+      // An ordered webhook's oldest open delivery: the only one it may send, once it is pending and due.
+      orderedHead: db.prepare<[string], WindowRow & { state: string }>(
+        `SELECT id, webhook_id, next_attempt_at, state FROM deliveries
+          WHERE webhook_id = ? AND state IN ('pending', 'in_flight') ORDER BY id LIMIT 1`,
+      ),
+      claimedRow: db.prepare<[string], QueueRow>(
+        `SELECT d.id, d.webhook_id, d.tenant_id, d.attempt_count, d.created_at,
                 e.id AS event_id, e.type, e.data, e.metadata, e.created_at AS event_created_at
-           FROM deliveries d JOIN events e ON e.id = d.event_id
-          WHERE d.webhook_id = ? AND d.state IN ('pending', 'in_flight') AND (d.state = 'pending' AND d.next_attempt_at <= ? OR ?)
-          ORDER BY d.id LIMIT ?`,
+           FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = ?`,
       ),
       lease: db.prepare("UPDATE deliveries SET state = 'in_flight', lease_owner = ?, lease_expires_at = ?, updated_at = ? WHERE id = ?"),
       insertAttempt: db.prepare(
@@ -88,57 +94,77 @@ export class SqliteDispatchQueries {
 
   private claimInTransaction(request: ClaimRequest): DueDelivery[] {
     const s = this.statements;
+    const webhooks = new Map(s.activeWebhooks.all().map((w) => [w.id, w]));
     const saturated = new Set(request.saturatedWebhookIds);
     const taken = new Map<string, number>();
-    const chosen: Array<{ row: QueueRow; leaseUntil: number }> = [];
-    const freeSlots = (webhookId: string, maxConcurrency: number) =>
-      saturated.has(webhookId) ? 0 : maxConcurrency - request.inFlight(webhookId) - (taken.get(webhookId) ?? 0);
-    const take = (row: QueueRow, timeoutMs: number) => {
-      taken.set(row.webhook_id, (taken.get(row.webhook_id) ?? 0) + 1);
-      chosen.push({ row, leaseUntil: request.now + timeoutMs + request.leaseMarginMs });
+    const chosen = new Map<string, WebhookLimits>();
+    const freeSlots = (webhook: WebhookLimits) =>
+      saturated.has(webhook.id) ? 0 : webhook.max_concurrency - request.inFlight(webhook.id) - (taken.get(webhook.id) ?? 0);
+    const take = (row: WindowRow, webhook: WebhookLimits) => {
+      if (chosen.has(row.id)) return;
+      taken.set(webhook.id, (taken.get(webhook.id) ?? 0) + 1);
+      chosen.set(row.id, webhook);
+    };
+    const orderedHeads = new Map<string, WindowRow | null>();
+    const orderedHead = (webhook: WebhookLimits) => {
+      if (!orderedHeads.has(webhook.id)) {
+        const head = s.orderedHead.get(webhook.id);
+        orderedHeads.set(webhook.id, head && head.state === "pending" && head.next_attempt_at <= request.now ? head : null);
+      }
+      return orderedHeads.get(webhook.id) ?? null;
+    };
+    const consider = (row: WindowRow) => {
+      const webhook = webhooks.get(row.webhook_id);
+      if (!webhook || freeSlots(webhook) <= 0) return;
+      if (!webhook.ordered) return take(row, webhook);
+      const head = orderedHead(webhook);
+      if (head && (taken.get(webhook.id) ?? 0) === 0) take(head, webhook);
     };
 
     const window = request.limit * 2;
     const candidates = s.claimWindow.all(request.now, window);
     for (const row of candidates) {
-      if (chosen.length === request.limit) break;
-      if (freeSlots(row.webhook_id, row.max_concurrency) > 0) take(row, row.timeout_ms);
+      if (chosen.size === request.limit) break;
+      consider(row);
     }
 
-    if (chosen.length < request.limit && candidates.length === window) {
-      // The window was all deliveries we may not start: look behind it, webhook by webhook.
-      const seen = new Set(chosen.map((c) => c.row.id));
-      const extra: Array<{ row: QueueRow; timeoutMs: number }> = [];
-      const webhooks = s.activeWebhooks.all();
-      const start = webhooks.length === 0 ? 0 : this.rotation++ % webhooks.length;
-      for (let i = 0; i < webhooks.length; i++) {
-        const webhook = webhooks[(start + i) % webhooks.length]!;
-        const free = freeSlots(webhook.id, webhook.max_concurrency);
+    if (chosen.size < request.limit && candidates.length === window) {
+      // The window was full of deliveries we may not start: look behind it, webhook by webhook.
+      const extra: WindowRow[] = [];
+      const list = [...webhooks.values()];
+      const start = list.length === 0 ? 0 : this.rotation++ % list.length;
+      for (let i = 0; i < list.length; i++) {
+        const webhook = list[(start + i) % list.length]!;
+        const free = freeSlots(webhook);
         if (free <= 0) continue;
-        // An ordered webhook may send only the oldest open delivery, and only if it is due.
-        const rows = webhook.ordered
-          ? s.webhookQueueHead.all(webhook.id, request.now, 1, 1).filter((r) => r.state === "pending" && r.next_attempt_at <= request.now)
-          : s.webhookQueueHead.all(webhook.id, request.now, 0, Math.min(free, request.limit));
-        for (const row of rows) if (!seen.has(row.id)) extra.push({ row, timeoutMs: webhook.timeout_ms });
+        if (webhook.ordered) {
+          const head = orderedHead(webhook);
+          if (head) extra.push(head);
+        } else {
+          extra.push(...s.webhookDue.all(webhook.id, request.now, Math.min(free, request.limit)));
+        }
       }
-      extra.sort((a, b) => a.row.next_attempt_at - b.row.next_attempt_at);
-      for (const { row, timeoutMs } of extra) {
-        if (chosen.length === request.limit) break;
-        take(row, timeoutMs);
+      extra.sort((a, b) => a.next_attempt_at - b.next_attempt_at);
+      for (const row of extra) {
+        if (chosen.size === request.limit) break;
+        consider(row);
       }
     }
 
-    return chosen.map(({ row, leaseUntil }) => {
-      s.lease.run(request.owner, leaseUntil, request.now, row.id);
-      return {
+    const claimed: DueDelivery[] = [];
+    for (const [id, webhook] of chosen) {
+      s.lease.run(request.owner, request.now + webhook.timeout_ms + request.leaseMarginMs, request.now, id);
+      const row = s.claimedRow.get(id)!;
+      claimed.push({
         id: row.id,
         webhookId: row.webhook_id,
         tenantId: row.tenant_id,
         attemptCount: row.attempt_count,
         createdAt: row.created_at,
         event: { id: row.event_id, type: row.type, data: row.data, metadata: row.metadata, createdAt: row.event_created_at },
-      };
-    });
+      });
+    }
+    return claimed;
   }
 
   recordAttempts(outcomes: AttemptOutcome[], owner: string): void {
