@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomFillSync, randomUUID } from "node:crypto";
 
 /**
  * UUIDv7 (RFC 9562): time-ordered, so new rows append at the end of their B-tree indexes and
@@ -7,6 +7,19 @@ import { randomBytes, randomUUID } from "node:crypto";
  */
 let lastMs = 0;
 let sequence = 0;
+
+/** Random bytes drawn in bulk: one crypto call per 400 ids instead of one per id (4.6% of a delivery's CPU). */
+const pool = Buffer.alloc(4096);
+let poolOffset = pool.length;
+function randomTail(): Buffer {
+  if (poolOffset + 10 > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const tail = pool.subarray(poolOffset, poolOffset + 10);
+  poolOffset += 10;
+  return tail;
+}
 
 export function uuidv7(now = Date.now()): string {
   if (now <= lastMs) {
@@ -19,7 +32,8 @@ export function uuidv7(now = Date.now()): string {
     lastMs = now;
     sequence = 0;
   }
-  const bytes = randomBytes(16);
+  const bytes = Buffer.allocUnsafe(16);
+  randomTail().copy(bytes, 6);
   const ms = lastMs;
   bytes[0] = Math.floor(ms / 2 ** 40) & 0xff;
   bytes[1] = Math.floor(ms / 2 ** 32) & 0xff;

@@ -35,6 +35,8 @@ export async function prepareIngest(
   input: EventInput,
   limits: IngestLimits,
   now: number,
+  /** The tenant's subscribers, when the caller already has them (a batch reads them once). */
+  knownSubscribers?: Array<{ id: string; events: string[] }>,
 ): Promise<IngestRequest> {
   if (typeof input !== "object" || input === null) throw invalidField("event", "must be an object with type and data");
   assertEventType(input.type);
@@ -69,7 +71,7 @@ export async function prepareIngest(
     metadata: input.metadata ?? null,
     createdAt: now,
   };
-  const subscribers = await store.listSubscribers(tenantId);
+  const subscribers = knownSubscribers ?? (await store.listSubscribers(tenantId));
   const deliveries = subscribers
     .filter((webhook) => matchesEventType(webhook.events, event.type))
     .map((webhook) => ({ id: uuidv7(now), webhookId: webhook.id }));
@@ -82,10 +84,11 @@ export async function ingestEvent(store: Store, tenantId: string, input: EventIn
 
 export async function ingestEvents(store: Store, tenantId: string, inputs: EventInput[], limits: IngestLimits): Promise<IngestResult[]> {
   const now = Date.now();
+  const subscribers = await store.listSubscribers(tenantId);
   const requests: IngestRequest[] = [];
   for (const [i, input] of inputs.entries()) {
     try {
-      requests.push(await prepareIngest(store, tenantId, input, limits, now));
+      requests.push(await prepareIngest(store, tenantId, input, limits, now, subscribers));
     } catch (error) {
       if (error instanceof HeraldError && error.field) {
         throw new HeraldError(error.code, `events[${i}].${error.message}`, { field: `events[${i}].${error.field}`, cause: error });
