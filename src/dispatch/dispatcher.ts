@@ -350,6 +350,9 @@ export class Dispatcher {
       this.flushing = null;
     });
     await this.flushing;
+    // Settled deliveries free their webhooks' slots in the store (PostgreSQL counts other
+    // workers' in-flight rows there), and retries due at once become claimable.
+    this.wake();
   }
 
   private notifyIdle(): void {

@@ -27,8 +27,8 @@
  * 25 per claim and ~1,900/s at 256 per claim (4,000 deliveries; the dispatcher's batch size).
  * The SQL is not the cost; round trips and the commit's WAL flush (~3 ms fsync here) are.
  *
- * What remains: the count is conservative, never optimistic. A request that finished but whose
- * outcome the worker has not flushed yet still counts as in flight. The one way past the cap is
+ * What remains: the count is conservative, never optimistic. A request another worker finished
+ * but has not flushed yet still counts as in flight (this worker's own come from memory). The one way past the cap is
  * a lease that expires while its worker still sends (a worker stalled longer than timeout +
  * leaseMarginMs): the delivery is released, claimed again elsewhere, and the receiver may see
  * one extra concurrent request and a duplicate, which at-least-once delivery allows.
@@ -68,10 +68,13 @@ const LOCK_WEBHOOKS_SQL = `
    ORDER BY id
      FOR NO KEY UPDATE SKIP LOCKED`;
 
+// Other workers' in-flight rows; this worker's own come from its exact in-memory count. Its rows
+// still marked in_flight whose outcomes are not yet flushed would otherwise hold slots that are
+// free, and the claim would find nothing until the flush (measured: 45 deliveries/s to one webhook).
 const COUNT_IN_FLIGHT_SQL = `
   SELECT webhook_id, count(*) AS n
     FROM deliveries
-   WHERE state = 'in_flight' AND webhook_id = ANY ($1::text[])
+   WHERE state = 'in_flight' AND webhook_id = ANY ($1::text[]) AND lease_owner <> $2
    GROUP BY webhook_id`;
 
 /** Saves what the claim spent from rate-limited webhooks' shared buckets. */
@@ -114,13 +117,12 @@ export async function claimDueDeliveries(pool: pg.Pool, request: ClaimRequest): 
     const locked = await client.query<LockedWebhookRow>(LOCK_WEBHOOKS_SQL, [webhookIds]);
     if (locked.rows.length === 0) return [];
 
-    const counted = await client.query<{ webhook_id: string; n: string }>(COUNT_IN_FLIGHT_SQL, [locked.rows.map((w) => w.id)]);
+    const counted = await client.query<{ webhook_id: string; n: string }>(COUNT_IN_FLIGHT_SQL, [locked.rows.map((w) => w.id), request.owner]);
     const inFlight = new Map(counted.rows.map((row) => [row.webhook_id, Number(row.n)]));
     const slots = new Map<string, { free: number; leaseExpiresAt: number; tokens: number | null }>();
     for (const webhook of locked.rows) {
-      // The database count includes this process's own claims; the process's count can be
-      // higher only when a lease of ours expired and was released while we still send.
-      const busy = Math.max(inFlight.get(webhook.id) ?? 0, request.inFlight(webhook.id));
+      // Others' requests in flight (from the database) plus ours (from memory).
+      const busy = (inFlight.get(webhook.id) ?? 0) + request.inFlight(webhook.id);
       const tokens = refilledTokens(webhook, request.now);
       slots.set(webhook.id, {
         free: Math.min(webhook.max_concurrency - busy, tokens === null ? Infinity : Math.floor(tokens)),
