@@ -2,17 +2,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Herald } from "../../src/index.js";
 import { purgeExpiredRecords } from "../../src/maintenance/retention.js";
 import { closeEngines, eventually, openEngine, reopenEngine, sleep } from "../helpers/engine.js";
-import { startReceiver, type TestReceiver } from "../helpers/receiver.js";
+import { closeReceivers, receiver } from "../helpers/receiver.js";
 
-const receivers: TestReceiver[] = [];
-async function receiver(...args: Parameters<typeof startReceiver>) {
-  const r = await startReceiver(...args);
-  receivers.push(r);
-  return r;
-}
 afterEach(async () => {
   await closeEngines();
-  for (const r of receivers.splice(0)) await r.close();
+  await closeReceivers();
 });
 
 async function stateOf(herald: Herald, id: string) {

@@ -1,18 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { closeEngines, eventually, openEngine } from "../helpers/engine.js";
-import { startReceiver, type TestReceiver } from "../helpers/receiver.js";
+import { closeReceivers, receiver } from "../helpers/receiver.js";
 import type { Herald } from "../../src/index.js";
-
-const receivers: TestReceiver[] = [];
-async function receiver(...args: Parameters<typeof startReceiver>) {
-  const r = await startReceiver(...args);
-  receivers.push(r);
-  return r;
-}
 
 afterEach(async () => {
   await closeEngines();
-  for (const r of receivers.splice(0)) await r.close();
+  await closeReceivers();
 });
 
 async function settled(herald: Herald, deliveryId: string, timeoutMs = 10_000) {
@@ -90,7 +83,6 @@ describe("delivery and retries", () => {
     const r = await receiver();
     const url = r.url;
     await r.close();
-    receivers.splice(receivers.indexOf(r), 1);
     const herald = await openEngine();
     await herald.start();
     await herald.webhooks.create({ url, retry: { maxAttempts: 1 } });

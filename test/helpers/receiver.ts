@@ -68,6 +68,7 @@ export async function startReceiver(respond: Responder = () => undefined): Promi
       });
     },
     async close() {
+      if (!server.listening) return;
       for (const res of hanging) res.destroy();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -105,4 +106,17 @@ export async function startReceiver(respond: Responder = () => undefined): Promi
   receiver.port = (server.address() as AddressInfo).port;
   receiver.url = `http://127.0.0.1:${receiver.port}`;
   return receiver;
+}
+
+const opened: TestReceiver[] = [];
+
+/** A receiver that `closeReceivers()` (in afterEach) closes. */
+export async function receiver(respond?: Responder): Promise<TestReceiver> {
+  const r = await startReceiver(respond);
+  opened.push(r);
+  return r;
+}
+
+export async function closeReceivers(): Promise<void> {
+  for (const r of opened.splice(0)) await r.close();
 }
