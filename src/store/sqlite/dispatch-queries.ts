@@ -95,14 +95,22 @@ export class SqliteDispatchQueries {
   private claimInTransaction(request: ClaimRequest): DueDelivery[] {
     const s = this.statements;
     const webhooks = new Map(s.activeWebhooks.all().map((w) => [w.id, w]));
+    // Free slots per webhook, computed once: the window may hold hundreds of rows of one webhook.
     const saturated = new Set(request.saturatedWebhookIds);
-    const taken = new Map<string, number>();
+    const free = new Map<string, number>();
+    let totalFree = 0;
+    for (const webhook of webhooks.values()) {
+      const slots = saturated.has(webhook.id) ? 0 : Math.max(webhook.max_concurrency - request.inFlight(webhook.id), 0);
+      free.set(webhook.id, slots);
+      totalFree += slots;
+    }
+    const budget = Math.min(request.limit, totalFree);
+    if (budget === 0) return [];
+
     const chosen = new Map<string, WebhookLimits>();
-    const freeSlots = (webhook: WebhookLimits) =>
-      saturated.has(webhook.id) ? 0 : webhook.max_concurrency - request.inFlight(webhook.id) - (taken.get(webhook.id) ?? 0);
     const take = (row: WindowRow, webhook: WebhookLimits) => {
       if (chosen.has(row.id)) return;
-      taken.set(webhook.id, (taken.get(webhook.id) ?? 0) + 1);
+      free.set(webhook.id, (free.get(webhook.id) ?? 1) - 1);
       chosen.set(row.id, webhook);
     };
     const orderedHeads = new Map<string, WindowRow | null>();
@@ -115,38 +123,39 @@ export class SqliteDispatchQueries {
     };
     const consider = (row: WindowRow) => {
       const webhook = webhooks.get(row.webhook_id);
-      if (!webhook || freeSlots(webhook) <= 0) return;
+      if (!webhook || (free.get(webhook.id) ?? 0) <= 0) return;
       if (!webhook.ordered) return take(row, webhook);
       const head = orderedHead(webhook);
-      if (head && (taken.get(webhook.id) ?? 0) === 0) take(head, webhook);
+      if (head) take(head, webhook); // at most one: taking it used the ordered webhook's only chance
     };
 
     const window = request.limit * 2;
-    const candidates = s.claimWindow.all(request.now, window);
-    for (const row of candidates) {
-      if (chosen.size === request.limit) break;
+    let scanned = 0;
+    for (const row of s.claimWindow.iterate(request.now, window)) {
+      scanned++;
       consider(row);
+      if (chosen.size === budget) break;
     }
 
-    if (chosen.size < request.limit && candidates.length === window) {
+    if (chosen.size < budget && scanned === window) {
       // The window was full of deliveries we may not start: look behind it, webhook by webhook.
       const extra: WindowRow[] = [];
       const list = [...webhooks.values()];
       const start = list.length === 0 ? 0 : this.rotation++ % list.length;
       for (let i = 0; i < list.length; i++) {
         const webhook = list[(start + i) % list.length]!;
-        const free = freeSlots(webhook);
-        if (free <= 0) continue;
+        const slots = free.get(webhook.id) ?? 0;
+        if (slots <= 0) continue;
         if (webhook.ordered) {
           const head = orderedHead(webhook);
           if (head) extra.push(head);
         } else {
-          extra.push(...s.webhookDue.all(webhook.id, request.now, Math.min(free, request.limit)));
+          extra.push(...s.webhookDue.all(webhook.id, request.now, Math.min(slots, budget)));
         }
       }
       extra.sort((a, b) => a.next_attempt_at - b.next_attempt_at);
       for (const row of extra) {
-        if (chosen.size === request.limit) break;
+        if (chosen.size === budget) break;
         consider(row);
       }
     }
