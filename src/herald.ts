@@ -20,7 +20,8 @@ import { HeraldError } from "./errors.js";
 import { DEFAULT_HEALTH_OPTIONS, HealthMonitor, type HealthOptions } from "./maintenance/health-monitor.js";
 import { RecoveryRunner } from "./maintenance/recovery-runner.js";
 import { startRetention, type RetentionOptions } from "./maintenance/retention.js";
-import { DEFAULT_INGEST_LIMITS, ingestEvent, ingestEvents, type EventInput, type IngestLimits } from "./ingest/ingest-event.js";
+import { GroupCommit } from "./ingest/group-commit.js";
+import { DEFAULT_INGEST_LIMITS, ingestEvent, ingestEvents, prepareIngest, type EventInput, type IngestLimits } from "./ingest/ingest-event.js";
 import { generateMasterKey, makeSecretBox, parseMasterKey } from "./secrets/secret-box.js";
 import { checkTargetUrl, guardedConnector, type TargetPolicy } from "./security/target-guard.js";
 import { generateSigningSecret } from "./signing/standard-webhooks.js";
@@ -172,6 +173,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
   const connect = guardedConnector(targetPolicy);
   const sender: Sender = makeSender({ ...options.sender, ...(connect ? { connect } : {}) });
   const cache = new WebhookCache(store);
+  const groupCommit = new GroupCommit(store);
   const s = store;
 
   const emitSystemEvent: Herald["emitSystemEvent"] = (type, data, tenantId = defaultTenantId) => {
@@ -252,7 +254,8 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
       const input: EventInput = { type, data, metadata: metadata ?? null };
       if (triggerOptions?.id !== undefined) input.id = triggerOptions.id;
       if (triggerOptions?.idempotencyKey !== undefined) input.idempotencyKey = triggerOptions.idempotencyKey;
-      const result = await ingestEvent(s, triggerTenant(triggerOptions), input, limits);
+      const tenantId = triggerTenant(triggerOptions);
+      const result = await groupCommit.submit(await prepareIngest(s, tenantId, input, limits, Date.now()));
       if (!result.duplicate && result.deliveryIds.length > 0) dispatcher.wake();
       return toResult(result);
     },

@@ -96,6 +96,35 @@ describe("idempotent ingest", () => {
     expect((await herald.deliveries.list()).items).toHaveLength(1);
   });
 
+  it("concurrent triggers share a commit, and each caller gets its own event and deliveries", async () => {
+    const herald = await openEngine();
+    await herald.webhooks.create({ url: URL_A });
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => herald.trigger("custom", { i })));
+    expect(new Set(results.map((r) => r.event.id)).size).toBe(50);
+    results.forEach((r, i) => expect(r.event.data).toEqual({ i }));
+    for (const r of results) {
+      expect(r.deliveries).toHaveLength(1);
+      expect((await herald.deliveries.get(r.deliveries[0]!)).eventId).toBe(r.event.id);
+    }
+  });
+
+  it("one conflicting event among concurrent triggers fails only its own caller", async () => {
+    const herald = await openEngine();
+    const other = await herald.tenants.create({ name: "other" });
+    await herald.webhooks.create({ url: URL_A });
+    const taken = randomUUID();
+    await herald.trigger("custom", {}, null, { id: taken, tenantId: other.id });
+    const outcomes = await Promise.allSettled([
+      herald.trigger("custom", { n: 1 }),
+      herald.trigger("custom", { n: 2 }, null, { id: taken }), // that id belongs to another tenant's event
+      herald.trigger("custom", { n: 3 }),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: "HERALD_ERR_EVENT_ID_CONFLICT", field: "id" });
+    const kept = outcomes.filter((o): o is PromiseFulfilledResult<Awaited<ReturnType<typeof herald.trigger>>> => o.status === "fulfilled");
+    for (const o of kept) expect((await herald.events.get(o.value.event.id)).data).toHaveProperty("n");
+  });
+
   it("a batch is written whole: one bad event rejects the batch and writes nothing", async () => {
     const herald = await openEngine();
     await herald.webhooks.create({ url: URL_A });
