@@ -65,12 +65,26 @@ export class EventSchemaValidator {
     return validate;
   }
 
-  /** Checks `data` when the tenant has registered a schema for this event type; `field` prefixes the error (`events[2].data`). */
-  async check(herald: Herald, tenantId: string, type: string, data: unknown, field = "data"): Promise<void> {
+  /**
+   * Checks `data` when the tenant has registered a schema for this event type; `field` prefixes
+   * the error (`events[2].data`). A batch passes one `seen` map, so each type is looked up once.
+   */
+  async check(
+    herald: Herald,
+    tenantId: string,
+    type: string,
+    data: unknown,
+    field = "data",
+    seen: SchemaMemo = new Map(),
+  ): Promise<void> {
     if (typeof type !== "string") return;
-    const eventType = await herald.store.getEventType(tenantId, type);
-    if (!eventType || eventType.schema === null || eventType.schema === undefined) return;
-    const validate = this.compile(eventType.schema);
+    let validate = seen.get(type);
+    if (validate === undefined) {
+      const eventType = await herald.store.getEventType(tenantId, type);
+      validate = !eventType || eventType.schema === null || eventType.schema === undefined ? null : this.compile(eventType.schema);
+      seen.set(type, validate);
+    }
+    if (validate === null) return;
     if (validate(data)) return;
     const first = validate.errors?.[0];
     const path = (first?.instancePath ?? "").split("/").filter(Boolean).join(".");
@@ -79,3 +93,6 @@ export class EventSchemaValidator {
     throw invalidField(where, `does not match the schema of event type ${type}: ${first?.message ?? "invalid"}`);
   }
 }
+
+/** Compiled schema (or null: none registered) per event type, for one request. */
+export type SchemaMemo = Map<string, ValidateFunction | null>;

@@ -50,12 +50,13 @@ export async function prepareIngest(
   if (input.idempotencyKey !== undefined && (typeof input.idempotencyKey !== "string" || input.idempotencyKey.length === 0 || input.idempotencyKey.length > 255)) {
     throw invalidField("idempotencyKey", "must be a non-empty string of at most 255 characters");
   }
-  let size: number;
+  let serialized: { data: string; metadata: string | null };
   try {
-    size = Buffer.byteLength(JSON.stringify(input.data)) + (input.metadata ? Buffer.byteLength(JSON.stringify(input.metadata)) : 0);
+    serialized = { data: JSON.stringify(input.data), metadata: input.metadata ? JSON.stringify(input.metadata) : null };
   } catch (cause) {
     throw new HeraldError("HERALD_ERR_VALIDATION", "data: must be JSON-serialisable (no cycles, no BigInt)", { field: "data", cause });
   }
+  const size = Buffer.byteLength(serialized.data) + (serialized.metadata === null ? 0 : Buffer.byteLength(serialized.metadata));
   if (size > limits.maxPayloadBytes) {
     throw new HeraldError(
       "HERALD_ERR_PAYLOAD_TOO_LARGE",
@@ -75,7 +76,7 @@ export async function prepareIngest(
   const deliveries = subscribers
     .filter((webhook) => matchesEventType(webhook.events, event.type))
     .map((webhook) => ({ id: uuidv7(now), webhookId: webhook.id }));
-  return { event, deliveries, idempotencyKey: input.idempotencyKey ?? null, idempotencyWindowMs: limits.idempotencyWindowMs };
+  return { event, deliveries, idempotencyKey: input.idempotencyKey ?? null, idempotencyWindowMs: limits.idempotencyWindowMs, serialized };
 }
 
 export async function ingestEvent(store: Store, tenantId: string, input: EventInput, limits: IngestLimits): Promise<IngestResult> {

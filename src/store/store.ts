@@ -28,6 +28,8 @@ export interface IngestRequest {
   idempotencyKey: string | null;
   /** An earlier event with the same id or key inside this window is returned instead of a new one. */
   idempotencyWindowMs: number;
+  /** The event's data and metadata as JSON, when already serialised (ingest measures their size). */
+  serialized?: { data: string; metadata: string | null };
 }
 
 export interface IngestResult {

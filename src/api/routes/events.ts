@@ -7,6 +7,7 @@ import { HeraldError } from "../../errors.js";
 import { tenantOf, scopeOf } from "../auth.js";
 import type { ApiContext } from "../context.js";
 import { parseTime, presentDelivery, presentEvent, presentPage } from "../present.js";
+import type { SchemaMemo } from "../validation.js";
 import {
   Accepted, BatchEventsBody, CreateEventBody, Delivery, Event, EventListQuery, IdParams, IdempotencyHeaders, PageOf, problems,
 } from "../schemas.js";
@@ -57,8 +58,9 @@ export function registerEventRoutes(app: FastifyInstance, { herald, eventSchemas
     },
     async (request, reply) => {
       const tenantId = await ingestTenant(request, request.body.tenantId);
+      const schemasByType: SchemaMemo = new Map();
       for (const [i, event] of request.body.events.entries()) {
-        await eventSchemas.check(herald, tenantId, event.type, event.data, `events[${i}].data`);
+        await eventSchemas.check(herald, tenantId, event.type, event.data, `events[${i}].data`, schemasByType);
       }
       const inputs: EventInput[] = request.body.events.map((event) => ({
         type: event.type,

@@ -33,8 +33,8 @@ export async function ingestOne(client: pg.ClientBase, request: IngestRequest): 
   const earlier = await findEarlier(client, request);
   if (earlier) return duplicateOf(client, earlier, request);
   const inserted = await client.query(INSERT_EVENT_SQL, [
-    event.id, event.tenantId, event.type, JSON.stringify(event.data ?? null),
-    event.metadata === null ? null : JSON.stringify(event.metadata), request.idempotencyKey, event.createdAt,
+    event.id, event.tenantId, event.type, request.serialized?.data ?? JSON.stringify(event.data ?? null),
+    request.serialized ? request.serialized.metadata : event.metadata === null ? null : JSON.stringify(event.metadata), request.idempotencyKey, event.createdAt,
   ]);
   if (inserted.rowCount === 0) {
     // Lost a race with a concurrent ingest of the same id or key, which has committed by now.

@@ -260,8 +260,8 @@ export class SqliteStore implements Store {
       return { event: rowToEvent(earlier), deliveryIds: s.deliveryIdsOfEvent.all(earlier.id).map((r) => r.id), duplicate: true };
     }
     s.insertEvent.run(
-      event.id, event.tenantId, event.type, JSON.stringify(event.data ?? null),
-      event.metadata === null ? null : JSON.stringify(event.metadata), request.idempotencyKey, event.createdAt,
+      event.id, event.tenantId, event.type, request.serialized?.data ?? JSON.stringify(event.data ?? null),
+      request.serialized ? request.serialized.metadata : event.metadata === null ? null : JSON.stringify(event.metadata), request.idempotencyKey, event.createdAt,
     );
     for (const delivery of request.deliveries) {
       s.insertDelivery.run(delivery.id, event.id, delivery.webhookId, event.tenantId, event.type, event.createdAt, event.createdAt, event.createdAt);
