@@ -6,12 +6,10 @@
  * open its attempts and retry the failed one. Screenshots for docs/dashboard.md are taken on the way.
  */
 import { mkdirSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium, startHerald, startReceiver, type TestHerald, type TestReceiver } from "./harness.js";
+import { launchChromium, SCREENSHOTS, startHerald, startReceiver, type TestHerald, type TestReceiver } from "./harness.js";
 
-const SCREENSHOTS = fileURLToPath(new URL("../../docs/img/", import.meta.url));
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 

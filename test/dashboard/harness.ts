@@ -7,12 +7,22 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type Browser, chromium } from "playwright-core";
 import { startServer } from "../../src/api/server.js";
 import { loadConfig } from "../../src/config/load-config.js";
 import type { Herald } from "../../src/herald.js";
 
 export const CHROMIUM_PATH = "/usr/bin/chromium";
+
+/**
+ * Where the browser tests save their screenshots: docs/img with HERALD_UPDATE_SCREENSHOTS=1 (to
+ * refresh docs/dashboard.md's pictures), else a temp folder, so `npm test` leaves the tree clean.
+ */
+export const SCREENSHOTS =
+  process.env.HERALD_UPDATE_SCREENSHOTS === "1"
+    ? fileURLToPath(new URL("../../docs/img/", import.meta.url))
+    : join(mkdtempSync(join(tmpdir(), "herald-screenshots-")), "/");
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({

@@ -6,13 +6,11 @@
  * the charts draw that history and the list shows each webhook's success rate.
  */
 import { mkdirSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium, startHerald, type TestHerald } from "./harness.js";
+import { launchChromium, SCREENSHOTS, startHerald, type TestHerald } from "./harness.js";
 import { seedHistory } from "./seed-history.js";
 
-const SCREENSHOTS = fileURLToPath(new URL("../../docs/img/", import.meta.url));
 
 let herald: TestHerald;
 let browser: Browser;
