@@ -226,10 +226,14 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
 
   async function findDelivery(id: string, scope?: Scope): Promise<Delivery> {
     const delivery = await s.getDelivery(id);
-    if (!delivery || (scope?.tenantId != null && delivery.tenantId !== scope.tenantId)) {
-      throw new HeraldError("HERALD_ERR_DELIVERY_NOT_FOUND", `delivery ${id} not found`, { field: "id" });
-    }
-    return delivery;
+    const tenant = scope?.tenantId;
+    // A tenant sees deliveries of its events to its own webhooks; those to a global (operator)
+    // webhook carry the operator's URL, headers and responses, and answer as unknown.
+    const visible =
+      delivery !== null &&
+      (tenant == null || (delivery.tenantId === tenant && (await s.getWebhook(delivery.webhookId))?.tenantId === tenant));
+    if (!visible) throw new HeraldError("HERALD_ERR_DELIVERY_NOT_FOUND", `delivery ${id} not found`, { field: "id" });
+    return delivery!;
   }
 
   const toResult = (result: IngestResult): TriggerResult => {
@@ -340,7 +344,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
       },
       async recover(id, since, scope) {
         await findWebhook(id, scope);
-        if (!Number.isFinite(since) || since < 0) {
+        if (!Number.isFinite(since) || since < 0 || since > Date.now()) {
           throw new HeraldError("HERALD_ERR_VALIDATION", "since: must be a time (epoch ms or ISO-8601) in the past", { field: "since" });
         }
         return recovery.enqueue(id, since);
@@ -374,7 +378,9 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
       async list(filter = {}) {
         const { tenantId, allTenants, ...rest } = filter;
         const tenant = allTenants ? undefined : (resolveTenant({ tenantId }, defaultTenantId) ?? undefined);
-        return s.listDeliveries({ ...rest, ...(tenant === undefined ? {} : { tenantId: tenant }) });
+        // A named tenant (an API caller's scope) sees only deliveries to its own webhooks.
+        const ownWebhooksOnly = typeof tenantId === "string" ? { webhookTenantId: tenantId } : {};
+        return s.listDeliveries({ ...rest, ...(tenant === undefined ? {} : { tenantId: tenant }), ...ownWebhooksOnly });
       },
       async attempts(id, scope) {
         await findDelivery(id, scope);

@@ -99,7 +99,8 @@ export function presentIdentusWebhook(webhook: Webhook, revealHeaders = false) {
 export function parseTime(field: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-  if (!Number.isFinite(ms)) {
+  // A number past what a Date can hold (year 275760) would fail later, when the time is shown.
+  if (!Number.isFinite(ms) || Number.isNaN(new Date(ms).getTime())) {
     throw new HeraldError("HERALD_ERR_BAD_REQUEST", `${field}: ${JSON.stringify(value)} is not a time; use ISO-8601 (2024-01-31T12:00:00Z) or epoch milliseconds`, {
       field,
     });

@@ -118,9 +118,10 @@ export function registerDashboardRoutes(app: FastifyInstance, herald: Herald): v
       },
     },
     async (request) => {
-      const event = await herald.events.get(request.params.id, scopeOf(request));
+      const scope = scopeOf(request);
+      const event = await herald.events.get(request.params.id, scope);
       const page = await herald.deliveries.list({
-        tenantId: event.tenantId,
+        ...(typeof scope.tenantId === "string" ? { tenantId: scope.tenantId } : { allTenants: true }),
         eventId: event.id,
         ...(request.query.limit === undefined ? {} : { limit: request.query.limit }),
         ...(request.query.cursor === undefined ? {} : { cursor: request.query.cursor }),

@@ -66,6 +66,9 @@ const FLUSH_BATCH = 128;
 /** How often a worker looks again while a rate limit holds a webhook back. */
 const RATE_LIMIT_TICK_MS = 50;
 
+/** Dispatchers running in this process: their leases are live even though their pid is ours. */
+const liveWorkers = new Set<string>();
+
 export function makeWorkerId(): string {
   return `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
 }
@@ -106,7 +109,10 @@ export class Dispatcher {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    liveWorkers.add(this.workerId);
+    await this.webhooks.preload();
     await this.releaseOrphanedLeases();
+    if (!this.running) return; // stopped while releasing
     this.leaseTimer = setInterval(() => {
       this.releaseLeases().catch((error: unknown) => this.hooks.onError?.(error, "releasing expired leases"));
     }, this.options.leaseCheckIntervalMs);
@@ -132,9 +138,10 @@ export class Dispatcher {
     const dead = (await this.store.listLeaseOwners()).filter((owner) => {
       const [ownerHost, pid] = owner.split(":");
       if (ownerHost !== host || pid === undefined || owner === this.workerId) return false;
+      if (Number(pid) === process.pid) return !liveWorkers.has(owner); // an earlier, stopped Herald in this process
       try {
         process.kill(Number(pid), 0);
-        return Number(pid) === process.pid; // an earlier Herald in this same process
+        return false;
       } catch {
         return true;
       }
@@ -146,6 +153,7 @@ export class Dispatcher {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    liveWorkers.delete(this.workerId);
     this.unsubscribeWork?.();
     this.unsubscribeWork = null;
     if (this.timer) clearTimeout(this.timer);
@@ -317,7 +325,7 @@ export class Dispatcher {
       this.pacing.recovered(webhook.id);
       if (webhook.failingSince !== null) {
         await this.store.clearWebhookFailing(webhook.id);
-        this.webhooks.invalidate(webhook.id);
+        await this.webhooks.refresh(webhook.id);
       }
       return;
     }
@@ -329,7 +337,7 @@ export class Dispatcher {
     if (decision.state !== "failed") return;
     this.hooks.onExhausted?.(delivery, webhook, attempt);
     const failingSince = await this.store.markWebhookFailing(webhook.id, now);
-    this.webhooks.invalidate(webhook.id);
+    await this.webhooks.refresh(webhook.id);
     if (failingSince !== null && now - failingSince >= this.options.disableFailingAfterMs && decision.disableWebhook === null) {
       const days = Math.round((now - failingSince) / 3_600_000) / 24;
       await this.disableWebhook(webhook, `deliveries kept failing with no success for ${days.toFixed(1)} days`, now);
@@ -339,7 +347,7 @@ export class Dispatcher {
   private async disableWebhook(webhook: Webhook, reason: string, now: number): Promise<void> {
     if (webhook.status === "disabled") return;
     await this.store.setWebhookStatus(webhook.id, "disabled", reason, now);
-    this.webhooks.invalidate(webhook.id);
+    await this.webhooks.refresh(webhook.id);
     this.hooks.onWebhookDisabled?.(webhook, reason);
   }
 
@@ -373,7 +381,13 @@ export class Dispatcher {
     this.flushing = this.store.recordAttempts(batch, this.workerId).finally(() => {
       this.flushing = null;
     });
-    await this.flushing;
+    try {
+      await this.flushing;
+    } catch (error) {
+      // Nothing of the batch was committed: keep it for the next flush rather than lose it.
+      this.pendingOutcomes = batch.concat(this.pendingOutcomes);
+      throw error;
+    }
     // Settled deliveries free their webhooks' slots in the store (PostgreSQL counts other
     // workers' in-flight rows there), and retries due at once become claimable.
     this.wake();

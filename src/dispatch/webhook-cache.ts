@@ -32,6 +32,25 @@ export class WebhookCache {
     this.entries.set(webhook.id, { webhook, loadedAt: now });
   }
 
+  /** Reloads one webhook now, so dispatch never works from a missing entry after a change. */
+  async refresh(id: string): Promise<Webhook | null> {
+    this.entries.delete(id);
+    return this.get(id);
+  }
+
+  /**
+   * Loads every active webhook, so the first claim after a start already knows each webhook's
+   * rate limit (an unknown webhook would be filled up to its cap at once).
+   */
+  async preload(now = Date.now()): Promise<void> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.store.listWebhooks({ status: "active", limit: 1000, ...(cursor ? { cursor } : {}) });
+      for (const webhook of page.items) this.entries.set(webhook.id, { webhook, loadedAt: now });
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+  }
+
   invalidate(id: string): void {
     this.entries.delete(id);
   }

@@ -90,6 +90,8 @@ export interface EventFilter {
 
 export interface DeliveryFilter {
   tenantId?: string;
+  /** Only deliveries to this tenant's own webhooks (not to global ones): what a tenant may see. */
+  webhookTenantId?: string;
   webhookId?: string;
   eventId?: string;
   /** Exact event type of the delivered event. */

@@ -250,9 +250,17 @@ describe.each(storeBackends)("$name store", (backend) => {
       await store.ingest(ingestRequest(event, []));
       await expectCode(store.ingest(ingestRequest({ ...event, tenantId: OTHER }, [])), "HERALD_ERR_EVENT_ID_CONFLICT");
       await expectCode(store.ingest(ingestRequest({ ...event, createdAt: NOW + DAY_MS + 1 }, [])), "HERALD_ERR_EVENT_ID_CONFLICT");
+    });
+
+    it("frees an Idempotency-Key once its window has passed: the next event with it is new", async () => {
+      const store = await open();
       const keyed = await store.ingest(ingestRequest(makeEvent(TENANT), [], "k1"));
-      await expectCode(store.ingest(ingestRequest(makeEvent(TENANT, { createdAt: NOW + DAY_MS + 1 }), [], "k1")), "HERALD_ERR_EVENT_ID_CONFLICT");
-      expect(keyed.duplicate).toBe(false);
+      const later = await store.ingest(ingestRequest(makeEvent(TENANT, { createdAt: NOW + DAY_MS + 1 }), [], "k1"));
+      expect([keyed.duplicate, later.duplicate]).toEqual([false, false]);
+      expect(later.event.id).not.toBe(keyed.event.id);
+      const again = await store.ingest(ingestRequest(makeEvent(TENANT, { createdAt: NOW + DAY_MS + 2 }), [], "k1"));
+      expect(again).toMatchObject({ duplicate: true, event: { id: later.event.id } });
+      expect(await store.getEvent(keyed.event.id)).not.toBeNull(); // the earlier event stays; only its key is let go
     });
 
     it("ingests a batch in one transaction: one bad event writes none of them", async () => {

@@ -100,8 +100,13 @@ export function registerEventRoutes(app: FastifyInstance, { herald, eventSchemas
       },
     },
     async (request) => {
-      const event = await herald.events.get(request.params.id, scopeOf(request));
-      const deliveries = await herald.deliveries.list({ allTenants: true, eventId: event.id, limit: 1000 });
+      const scope = scopeOf(request);
+      const event = await herald.events.get(request.params.id, scope);
+      const deliveries = await herald.deliveries.list({
+        ...(typeof scope.tenantId === "string" ? { tenantId: scope.tenantId } : { allTenants: true }),
+        eventId: event.id,
+        limit: 1000,
+      });
       return { ...presentEvent(event), deliveries: deliveries.items.map(presentDelivery) };
     },
   );

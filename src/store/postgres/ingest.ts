@@ -8,6 +8,7 @@
  * sees it) and answers with it as a duplicate, as if it had come second.
  */
 import type pg from "pg";
+import { assertSameEvent, keyHasExpired } from "../idempotency.js";
 import { HeraldError } from "../../errors.js";
 import { type EventRow, rowToEvent } from "../rows.js";
 import type { IngestRequest, IngestResult } from "../store.js";
@@ -31,7 +32,11 @@ const INSERT_DELIVERIES_SQL = `
 export async function ingestOne(client: pg.ClientBase, request: IngestRequest): Promise<IngestResult> {
   const { event } = request;
   const earlier = await findEarlier(client, request);
-  if (earlier) return duplicateOf(client, earlier, request);
+  if (earlier && keyHasExpired(earlier, request)) {
+    await client.query("UPDATE events SET idempotency_key = NULL WHERE id = $1", [earlier.id]);
+  } else if (earlier) {
+    return duplicateOf(client, earlier, request);
+  }
   const inserted = await client.query(INSERT_EVENT_SQL, [
     event.id, event.tenantId, event.type, request.serialized?.data ?? JSON.stringify(event.data ?? null),
     request.serialized ? request.serialized.metadata : event.metadata === null ? null : JSON.stringify(event.metadata), request.idempotencyKey, event.createdAt,
@@ -57,14 +62,7 @@ async function findEarlier(client: pg.ClientBase, request: IngestRequest): Promi
 }
 
 async function duplicateOf(client: pg.ClientBase, earlier: EventRow, request: IngestRequest): Promise<IngestResult> {
-  const { event } = request;
-  if (earlier.tenant_id !== event.tenantId || Number(earlier.created_at) < event.createdAt - request.idempotencyWindowMs) {
-    throw new HeraldError(
-      "HERALD_ERR_EVENT_ID_CONFLICT",
-      `id: an event with id ${event.id} was already accepted more than 24 h ago or for another tenant; send a new id`,
-      { field: "id" },
-    );
-  }
+  assertSameEvent(earlier, request);
   const { rows } = await client.query<{ id: string }>("SELECT id FROM deliveries WHERE event_id = $1 ORDER BY id", [earlier.id]);
   return { event: rowToEvent(earlier), deliveryIds: rows.map((r) => r.id), duplicate: true };
 }

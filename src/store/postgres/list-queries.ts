@@ -66,6 +66,7 @@ export async function listDeliveries(pool: pg.Pool, filter: DeliveryFilter): Pro
   const p = new SqlParams();
   if (filter.tenantId !== undefined) where.push(`tenant_id = ${p.add(filter.tenantId)}`);
   if (filter.webhookId !== undefined) where.push(`webhook_id = ${p.add(filter.webhookId)}`);
+  if (filter.webhookTenantId !== undefined) where.push(`webhook_id IN (SELECT id FROM webhooks WHERE tenant_id = ${p.add(filter.webhookTenantId)})`);
   if (filter.eventId !== undefined) where.push(`event_id = ${p.add(filter.eventId)}`);
   if (filter.eventType !== undefined) where.push(`event_type = ${p.add(filter.eventType)}`);
   if (filter.state !== undefined) where.push(`state = ${p.add(filter.state)}`);

@@ -72,11 +72,14 @@ export class SqliteDispatchQueries {
            FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = ?`,
       ),
       lease: db.prepare("UPDATE deliveries SET state = 'in_flight', lease_owner = ?, lease_expires_at = ?, updated_at = ? WHERE id = ?"),
+      // Attempts of a delivery deleted meanwhile (its webhook or tenant was deleted mid-request)
+      // are dropped, rather than failing the foreign key and with it every outcome in the batch.
       insertAttempt: db.prepare(
         `INSERT INTO attempts (id, delivery_id, webhook_id, attempt_number, started_at, duration_ms, request_method, request_url,
            request_headers, response_status, response_headers, response_body, error_class, error_message)
-         VALUES (@id, @delivery_id, @webhook_id, @attempt_number, @started_at, @duration_ms, @request_method, @request_url,
-           @request_headers, @response_status, @response_headers, @response_body, @error_class, @error_message)`,
+         SELECT @id, @delivery_id, @webhook_id, @attempt_number, @started_at, @duration_ms, @request_method, @request_url,
+           @request_headers, @response_status, @response_headers, @response_body, @error_class, @error_message
+          WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = @delivery_id)`,
       ),
       settle: db.prepare(
         `UPDATE deliveries SET state = ?, attempt_count = ?, next_attempt_at = ?, last_status = ?, last_error = ?,

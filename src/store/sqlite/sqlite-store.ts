@@ -18,6 +18,7 @@ import { HeraldError } from "../../errors.js";
 import type { SecretBox } from "../../secrets/secret-box.js";
 import { SqliteDispatchQueries } from "./dispatch-queries.js";
 import { SqliteMaintenanceQueries } from "./maintenance-queries.js";
+import { assertSameEvent, keyHasExpired } from "../idempotency.js";
 import { applyMigrations } from "./migrate.js";
 import {
   type ApiKeyRow, type AttemptRow, type DeliveryRow, type EventRow, type EventTypeRow, type RecoveryJobRow, type TenantRow,
@@ -249,14 +250,10 @@ export class SqliteStore implements Store {
     const { event } = request;
     const s = this.statements;
     const earlier = s.eventById.get(event.id) ?? (request.idempotencyKey ? s.eventByKey.get(event.tenantId, request.idempotencyKey) : undefined);
-    if (earlier) {
-      if (earlier.tenant_id !== event.tenantId || Number(earlier.created_at) < event.createdAt - request.idempotencyWindowMs) {
-        throw new HeraldError(
-          "HERALD_ERR_EVENT_ID_CONFLICT",
-          `id: an event with id ${event.id} was already accepted more than 24 h ago or for another tenant; send a new id`,
-          { field: "id" },
-        );
-      }
+    if (earlier && keyHasExpired(earlier, request)) {
+      this.cached.prepare("UPDATE events SET idempotency_key = NULL WHERE id = ?").run(earlier.id);
+    } else if (earlier) {
+      assertSameEvent(earlier, request);
       return { event: rowToEvent(earlier), deliveryIds: s.deliveryIdsOfEvent.all(earlier.id).map((r) => r.id), duplicate: true };
     }
     s.insertEvent.run(
@@ -351,6 +348,7 @@ export class SqliteStore implements Store {
     };
     if (filter.tenantId !== undefined) add("tenant_id = ?", filter.tenantId);
     if (filter.webhookId !== undefined) add("webhook_id = ?", filter.webhookId);
+    if (filter.webhookTenantId !== undefined) add("webhook_id IN (SELECT id FROM webhooks WHERE tenant_id = ?)", filter.webhookTenantId);
     if (filter.eventId !== undefined) add("event_id = ?", filter.eventId);
     if (filter.eventType !== undefined) add("event_type = ?", filter.eventType);
     if (filter.state !== undefined) add("state = ?", filter.state);
