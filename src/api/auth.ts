@@ -151,6 +151,14 @@ export function scopeOf(request: FastifyRequest, requestedTenantId?: string | nu
   return requestedTenantId === undefined ? {} : { tenantId: requestedTenantId };
 }
 
+/**
+ * How a list of events or deliveries is narrowed for a caller: a tenant (the caller's, or one the
+ * admin named) sees that tenant's; the admin without a tenant sees every tenant's.
+ */
+export function listScope(scope: Scope): { tenantId: string } | { allTenants: true } {
+  return typeof scope.tenantId === "string" ? { tenantId: scope.tenantId } : { allTenants: true };
+}
+
 /** A single tenant for operations that need one (events, event types): the caller's, or for the admin the named or default tenant. */
 export function tenantOf(request: FastifyRequest, herald: Herald, requestedTenantId?: string): string {
   const scope = scopeOf(request, requestedTenantId);

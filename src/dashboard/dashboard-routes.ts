@@ -7,7 +7,7 @@ import { type Static, Type } from "@sinclair/typebox";
 // For the OpenAPI fields in route schemas (tags, summary, hide), which @fastify/swagger declares.
 import type {} from "@fastify/swagger";
 import type { FastifyInstance } from "fastify";
-import { scopeOf } from "../api/auth.js";
+import { listScope, scopeOf } from "../api/auth.js";
 import { parseTime, presentDelivery, presentPage } from "../api/present.js";
 import { Delivery, IdParams, PageOf, problems } from "../api/schemas.js";
 import { HeraldError } from "../errors.js";
@@ -121,7 +121,7 @@ export function registerDashboardRoutes(app: FastifyInstance, herald: Herald): v
       const scope = scopeOf(request);
       const event = await herald.events.get(request.params.id, scope);
       const page = await herald.deliveries.list({
-        ...(typeof scope.tenantId === "string" ? { tenantId: scope.tenantId } : { allTenants: true }),
+        ...listScope(scope),
         eventId: event.id,
         ...(request.query.limit === undefined ? {} : { limit: request.query.limit }),
         ...(request.query.cursor === undefined ? {} : { cursor: request.query.cursor }),

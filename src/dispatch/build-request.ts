@@ -7,6 +7,7 @@
 import { signBodyHmac, DEFAULT_HMAC_HEADER } from "../signing/body-hmac.js";
 import { standardSignatureHeader } from "../signing/standard-webhooks.js";
 import type { PayloadFormat, Webhook } from "../domain/types.js";
+import { isSensitiveHeader } from "../domain/webhook-input.js";
 import { HERALD_VERSION } from "../version.js";
 import type { DueDelivery } from "../store/store.js";
 
@@ -83,7 +84,7 @@ export function redactRequestHeaders(webhook: Webhook, headers: Record<string, s
   if (webhook.auth.type === "api-key") secret.add(webhook.auth.credentials.header_name.toLowerCase());
   if (webhook.auth.type === "hmac") secret.add((webhook.auth.credentials.header_name ?? DEFAULT_HMAC_HEADER).toLowerCase());
   for (const name of Object.keys(webhook.headers)) {
-    if (/authorization|token|secret|key|cookie|signature|password/i.test(name)) secret.add(name.toLowerCase());
+    if (isSensitiveHeader(name)) secret.add(name.toLowerCase());
   }
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) out[name] = secret.has(name) ? "[redacted]" : value;

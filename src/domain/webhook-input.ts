@@ -275,8 +275,14 @@ export function mask(value: string): string {
 }
 
 const SENSITIVE_HEADER = /authorization|token|secret|key|cookie|signature|password/i;
+
+/** Whether a header's name says it carries a credential: masked in API answers, redacted in attempt records. */
+export function isSensitiveHeader(name: string): boolean {
+  return SENSITIVE_HEADER.test(name);
+}
+
 export function maskIfSensitive(name: string, value: string): string {
-  return SENSITIVE_HEADER.test(name) ? mask(value) : value;
+  return isSensitiveHeader(name) ? mask(value) : value;
 }
 
 function redactAuth(auth: WebhookAuth): PublicWebhook["auth"] {

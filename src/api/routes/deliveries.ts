@@ -1,6 +1,6 @@
 /** Delivery log: `/v1/deliveries` (the tenant-wide filterable list the dashboard reads), one delivery with its attempts, manual retry. */
 import type { FastifyInstance } from "fastify";
-import { scopeOf } from "../auth.js";
+import { listScope, scopeOf } from "../auth.js";
 import type { ApiContext } from "../context.js";
 import { parseTime, presentAttempt, presentDelivery, presentPage } from "../present.js";
 import { Delivery, DeliveryListQuery, DeliveryWithAttempts, IdParams, PageOf, problems } from "../schemas.js";
@@ -22,7 +22,7 @@ export function registerDeliveryRoutes(app: FastifyInstance, { herald }: ApiCont
       const sinceMs = parseTime("since", since);
       const untilMs = parseTime("until", until);
       const page = await herald.deliveries.list({
-        ...(scope.tenantId === undefined || scope.tenantId === null ? { allTenants: true } : { tenantId: scope.tenantId }),
+        ...listScope(scope),
         ...(webhookId ? { webhookId } : {}),
         ...(eventType ? { eventType } : {}),
         ...(status ? { state: status } : {}),

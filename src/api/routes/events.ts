@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { TriggerResult } from "../../herald.js";
 import type { EventInput } from "../../ingest/ingest-event.js";
 import { HeraldError } from "../../errors.js";
-import { tenantOf, scopeOf } from "../auth.js";
+import { listScope, tenantOf, scopeOf } from "../auth.js";
 import type { ApiContext } from "../context.js";
 import { parseTime, presentDelivery, presentEvent, presentPage } from "../present.js";
 import type { SchemaMemo } from "../validation.js";
@@ -81,7 +81,7 @@ export function registerEventRoutes(app: FastifyInstance, { herald, eventSchemas
       const scope = scopeOf(request, tenantId);
       const sinceMs = parseTime("since", since);
       const page = await herald.events.list({
-        ...(scope.tenantId === undefined || scope.tenantId === null ? { allTenants: true } : { tenantId: scope.tenantId }),
+        ...listScope(scope),
         ...(type ? { type } : {}),
         ...(sinceMs !== undefined ? { since: sinceMs } : {}),
         ...(limit !== undefined ? { limit } : {}),
@@ -103,7 +103,7 @@ export function registerEventRoutes(app: FastifyInstance, { herald, eventSchemas
       const scope = scopeOf(request);
       const event = await herald.events.get(request.params.id, scope);
       const deliveries = await herald.deliveries.list({
-        ...(typeof scope.tenantId === "string" ? { tenantId: scope.tenantId } : { allTenants: true }),
+        ...listScope(scope),
         eventId: event.id,
         limit: 1000,
       });

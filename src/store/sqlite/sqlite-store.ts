@@ -21,10 +21,8 @@ import { SqliteMaintenanceQueries } from "./maintenance-queries.js";
 import { assertSameEvent, keyHasExpired } from "../idempotency.js";
 import { applyMigrations } from "./migrate.js";
 import {
-  type ApiKeyRow, type AttemptRow, type DeliveryRow, type EventRow, type EventTypeRow, type RecoveryJobRow, type TenantRow,
-  type WebhookRow, attemptToRow, pageOf, rowToApiKey, rowToAttempt, rowToDelivery, rowToEvent, rowToEventType, rowToRecoveryJob,
-  rowToTenant, rowToWebhook,
-  webhookToRow,
+  type ApiKeyRow, type AttemptRow, type DeliveryRow, type EventRow, type EventTypeRow, type TenantRow, type WebhookRow,
+  pageOf, rowToApiKey, rowToAttempt, rowToDelivery, rowToEvent, rowToEventType, rowToTenant, rowToWebhook, webhookToRow,
 } from "../rows.js";
 import type {
   AttemptOutcome, ClaimRequest, DeliveryFilter, DueDelivery, EventFilter, IngestRequest, IngestResult, Store,
