@@ -1,6 +1,9 @@
 /** Herald as a library: `import { createHerald } from "herald"`. */
 export { createHerald, SYSTEM_EVENT_TYPES } from "./herald.js";
-export type { Herald, HeraldOptions, Scope, TriggerOptions, TriggerResult, WebhookListOptions, SystemEventType } from "./herald.js";
+export type {
+  Herald, HeraldOptions, EngineConfig, Scope, TriggerOptions, TriggerResult, WebhookCreateOptions, WebhookListOptions, WebhookTestResult,
+  IssuedApiKey, SystemEventType,
+} from "./herald.js";
 export { HeraldError, errorCatalogue, isHeraldError } from "./errors.js";
 export type { HeraldErrorCode } from "./errors.js";
 export type * from "./domain/types.js";

@@ -58,7 +58,7 @@ export class Authenticator {
     const hash = hashApiKey(key);
     const cached = this.cache.get(hash);
     if (cached && cached.until > Date.now()) return cached.principal;
-    const stored = await this.herald.store.findApiKeyByHash(hash);
+    const stored = await this.herald.apiKeys.findByHash(hash);
     if (!stored || stored.revokedAt !== null) {
       throw new HeraldError("HERALD_ERR_UNAUTHORIZED", "apikey: the API key is unknown or revoked", { field: "apikey" });
     }

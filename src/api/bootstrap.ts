@@ -4,14 +4,15 @@
  * webhook, kept in step with GLOBAL_WEBHOOK_URL / GLOBAL_WEBHOOK_API_KEY on every start.
  * Generated keys are written to the data folder (0600, never overwritten) and printed once.
  */
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { EnvWebhook, HeraldConfig } from "../config/load-config.js";
 import { readOrCreateSecretFile } from "../config/secret-files.js";
 import type { Webhook } from "../domain/types.js";
 import type { WebhookInput } from "../domain/webhook-input.js";
-import { HeraldError } from "../errors.js";
+import { configError } from "../errors.js";
 import type { Herald } from "../herald.js";
-import { generateApiKey, hashApiKey, issueApiKey } from "./api-keys.js";
+import { generateApiKey } from "../secrets/api-key-text.js";
 
 /** Marks webhooks made from the environment, so the next start can find and update them. */
 const GLOBAL_SOURCE = "GLOBAL_WEBHOOK_URL";
@@ -34,7 +35,7 @@ export async function bootstrapEnvironment(herald: Herald, config: HeraldConfig,
   const adminApiKey = resolveAdminKey(config, log);
   let defaultTenantApiKey: string | null = null;
   if (config.defaultWalletEnabled) {
-    const created = await herald.store.insertTenant({ id: herald.defaultTenantId, name: "default", createdAt: Date.now() });
+    const { created } = await herald.tenants.ensure({ id: herald.defaultTenantId, name: "default" });
     if (created && config.defaultWalletWebhook) {
       await herald.webhooks.create(envWebhookInput(config.defaultWalletWebhook, "default wallet", DEFAULT_WALLET_SOURCE), {
         tenantId: herald.defaultTenantId,
@@ -62,20 +63,14 @@ async function resolveDefaultTenantKey(herald: Herald, config: HeraldConfig, log
     return config.defaultWalletApiKey;
   }
   const path = join(config.dataDir, "default-tenant.key");
-  const keys = await herald.store.listApiKeys(tenantId);
+  const keys = await herald.apiKeys.list(tenantId);
   const generatedEarlier = keys.some((key) => key.name === GENERATED_KEY_NAME && key.revokedAt === null);
-  let file: { value: string; created: boolean };
-  try {
-    file = generatedEarlier
-      ? readOrCreateSecretFile(path, () => {
-          throw new Error("missing");
-        })
-      : readOrCreateSecretFile(path, () => generateApiKey());
-  } catch {
+  if (generatedEarlier && !existsSync(path)) {
     // The key was made by an earlier start with another data folder (or the file was removed): it cannot be shown again.
     log.warn(`the default tenant's generated API key is not in ${path}; make a new one with POST /v1/tenants/${tenantId}/api-keys`);
     return null;
   }
+  const file = readOrCreateSecretFile(path, () => generateApiKey());
   await ensureKeyStored(herald, file.value, GENERATED_KEY_NAME, log);
   if (file.created) {
     log.print(`herald: generated the default tenant's API key (header apikey), saved to ${path}; it is shown only this once:\n  ${file.value}`);
@@ -85,14 +80,12 @@ async function resolveDefaultTenantKey(herald: Herald, config: HeraldConfig, log
 
 /** Stores a known key for the default tenant unless it is stored already (e.g. a database made afresh under an old data folder). */
 async function ensureKeyStored(herald: Herald, key: string, name: string, log: BootstrapLog): Promise<void> {
-  const stored = await herald.store.findApiKeyByHash(hashApiKey(key));
+  const stored = await herald.apiKeys.findByKey(key);
   if (!stored) {
-    await issueApiKey(herald, herald.defaultTenantId, name, key);
+    await herald.apiKeys.issue(herald.defaultTenantId, name, key);
     return;
   }
-  if (stored.tenantId !== herald.defaultTenantId) {
-    throw new HeraldError("HERALD_ERR_CONFIG", `${name}: this key already belongs to tenant ${stored.tenantId}; choose another key`, { field: name });
-  }
+  if (stored.tenantId !== herald.defaultTenantId) throw configError(name, `this key already belongs to tenant ${stored.tenantId}; choose another key`);
   if (stored.revokedAt !== null) log.warn(`${name}: this key was revoked through the API and stays revoked; set a new one`);
 }
 

@@ -58,7 +58,7 @@ export function makeMetrics(options: { processMetrics?: boolean } = {}): HeraldM
     help: "Requests in flight from this process",
     registers: [registry],
     collect() {
-      this.set(bound ? bound.dispatcher.inFlightCount : 0);
+      this.set(bound ? bound.inFlight : 0);
     },
   });
 

@@ -7,11 +7,11 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { join } from "node:path";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import { pino, type Logger } from "pino";
-import type { HeraldConfig } from "../config/load-config.js";
+import { engineOptionsFrom, type HeraldConfig } from "../config/load-config.js";
 import { readOrCreateSecretFile } from "../config/secret-files.js";
 import { registerDashboard } from "../dashboard/register.js";
 import type { DispatchOptions } from "../dispatch/dispatcher.js";
-import { createHerald, type Herald, type HeraldOptions } from "../herald.js";
+import { createHerald, type Herald } from "../herald.js";
 import { generateMasterKey } from "../secrets/secret-box.js";
 import { Authenticator } from "./auth.js";
 import { bootstrapEnvironment } from "./bootstrap.js";
@@ -28,7 +28,7 @@ import { registerOperationRoutes } from "./routes/operations.js";
 import { registerTenantRoutes } from "./routes/tenants.js";
 import { registerWebhookRoutes } from "./routes/webhooks.js";
 import { Problem } from "./schemas.js";
-import { EventSchemaValidator, makeRequestValidatorCompiler } from "./validation.js";
+import { makeRequestValidatorCompiler } from "./validation.js";
 
 export interface BuildAppOptions {
   metrics?: HeraldMetrics;
@@ -87,7 +87,7 @@ export async function buildApp(herald: Herald, config: HeraldConfig, options: Bu
   const limiter = new RateLimiter({ perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst });
   const auth = new Authenticator(herald, config.adminApiKey, limiter, config.rateLimitPerSecond);
   auth.install(app);
-  const context: ApiContext = { herald, config, auth, eventSchemas: new EventSchemaValidator(), metrics };
+  const context: ApiContext = { herald, config, auth, metrics };
 
   if (config.role === "worker") {
     registerOperationRoutes(app, context, { openApi: false });
@@ -141,23 +141,18 @@ export async function startServer(config: HeraldConfig, options: StartServerOpti
   if (secret.created) print(`herald: generated the master key that encrypts stored secrets, saved to ${secretPath}; back it up: without it stored secrets cannot be read`);
 
   const metrics = makeMetrics({ processMetrics: true });
-  const heraldOptions: HeraldOptions = {
-    database: config.databaseUrl,
-    secretKey: secret.value,
-    createDefaultTenant: false,
-    allowPrivateTargets: config.allowPrivateTargets,
-    httpsOnly: config.httpsOnly,
+  const herald = await createHerald({
+    ...engineOptionsFrom(config, secret.value),
     onAttempt: (attempt) => metrics.onAttempt(attempt),
     onEventAccepted: (event, count) => metrics.onEventAccepted(event, count),
     onError: (error, context) => logger.error({ err: error }, `worker: ${context}`),
     ...(options.dispatch ? { dispatch: options.dispatch } : {}),
-  };
-  const herald = await createHerald(heraldOptions);
+  });
   let app: FastifyInstance | null = null;
   try {
     const keys = await bootstrapEnvironment(herald, config, { print, warn: (message) => logger.warn(message) });
-    if (config.role !== "all" && !herald.store.capabilities.multiProcess) {
-      logger.warn(`HERALD_ROLE=${config.role} with ${herald.store.backend}: only one process can use this store; use postgres:// to split roles`);
+    if (config.role !== "all" && !herald.capabilities.multiProcess) {
+      logger.warn(`HERALD_ROLE=${config.role} with ${herald.backend}: only one process can use this store; use postgres:// to split roles`);
     }
     if (config.role !== "api") await herald.start();
     app = await buildApp(herald, { ...config, adminApiKey: keys.adminApiKey }, { metrics, logger });
@@ -168,7 +163,7 @@ export async function startServer(config: HeraldConfig, options: StartServerOpti
     const serverFile = join(config.dataDir, "server.json");
     writeFileSync(serverFile, JSON.stringify({ url, pid: process.pid }) + "\n", { mode: 0o600 });
     chmodSync(serverFile, 0o600);
-    logger.info({ url, role: config.role, store: herald.store.backend }, `herald listening on ${url}`);
+    logger.info({ url, role: config.role, store: herald.backend }, `herald listening on ${url}`);
 
     const running = app;
     let closed = false;

@@ -4,7 +4,9 @@
  * line naming the variable and the fix, so a misconfigured deployment stops before it listens.
  */
 import { resolve } from "node:path";
-import { HeraldError } from "../errors.js";
+import { deepFreeze } from "../domain/deep-freeze.js";
+import { configError } from "../errors.js";
+import type { HeraldOptions } from "../engine/options.js";
 import { parseMasterKey } from "../secrets/secret-box.js";
 import { DEFAULT_DATABASE_URL, parseDatabaseUrl, type ParsedDatabaseUrl } from "../store/open-store.js";
 
@@ -38,6 +40,8 @@ export interface HeraldConfig {
   httpsOnly: boolean;
   retentionDays: number;
   cleanupIntervalMs: number;
+  /** An event id or Idempotency-Key seen within this window returns the original event. */
+  idempotencyWindowMs: number;
   role: HeraldRole;
   logLevel: LogLevel;
   /** Requests per second per API key; 0 turns the limit off. */
@@ -76,6 +80,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { env: "HERALD_HTTPS_ONLY", flag: "--https-only", description: "refuse webhook URLs that are not https://", default: "false", boolean: true },
   { env: "HERALD_RETENTION_DAYS", flag: "--retention-days <days>", description: "days delivery records are kept", default: "30" },
   { env: "HERALD_CLEANUP_INTERVAL_MS", flag: "--cleanup-interval-ms <ms>", description: "how often old delivery records are removed", default: "86400000" },
+  { env: "HERALD_IDEMPOTENCY_WINDOW_MS", flag: "--idempotency-window-ms <ms>", description: "how long an event id or Idempotency-Key returns the original event", default: "86400000 (24 h)" },
   { env: "HERALD_ROLE", flag: "--role <role>", description: "all (API + worker), api, or worker", default: "all" },
   { env: "HERALD_LOG_LEVEL", flag: "--log-level <level>", description: "fatal, error, warn, info, debug, trace or silent", default: "info" },
   { env: "HERALD_RATE_LIMIT_PER_SECOND", flag: "--rate-limit-per-second <n>", description: "API requests per second per API key (0: no limit)", default: "100" },
@@ -84,10 +89,6 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
 ];
 
 export type ConfigOverrides = Partial<Record<string, string | number | boolean | undefined>>;
-
-function configError(variable: string, problem: string): HeraldError {
-  return new HeraldError("HERALD_ERR_CONFIG", `${variable}: ${problem}`, { field: variable });
-}
 
 /** A value from the overrides (flags) first, then the environment; blank counts as unset. */
 function reader(env: NodeJS.ProcessEnv, overrides: ConfigOverrides) {
@@ -169,7 +170,7 @@ function parseEnvWebhook(
 }
 
 /** Reads and checks the whole configuration; `overrides` (keyed by variable name) come from `herald serve` flags and win over the environment. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): HeraldConfig {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): Readonly<HeraldConfig> {
   const read = reader(env, overrides);
   const databaseUrl = read("HERALD_DATABASE_URL") ?? DEFAULT_DATABASE_URL;
   const database = parseDatabaseUrl(databaseUrl);
@@ -183,10 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     try {
       parseMasterKey(secretKey, "HERALD_SECRET_KEY");
     } catch (cause) {
-      throw new HeraldError("HERALD_ERR_CONFIG", "HERALD_SECRET_KEY: must be 32 bytes as 64 hex characters or base64; make one with `openssl rand -hex 32`", {
-        field: "HERALD_SECRET_KEY",
-        cause,
-      });
+      throw configError("HERALD_SECRET_KEY", "must be 32 bytes as 64 hex characters or base64; make one with `openssl rand -hex 32`", cause);
     }
   }
 
@@ -195,7 +193,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     "HERALD_RATE_LIMIT_BURST", read("HERALD_RATE_LIMIT_BURST"), Math.max(rateLimitPerSecond * 2, 1), 1, 10_000_000,
   );
 
-  return {
+  return deepFreeze({
     port: parseInteger("PORT", read("PORT"), 8080, 0, 65_535),
     host: read("HOST") ?? "127.0.0.1",
     databaseUrl,
@@ -213,10 +211,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     httpsOnly: parseBoolean("HERALD_HTTPS_ONLY", read("HERALD_HTTPS_ONLY"), false),
     retentionDays: parseInteger("HERALD_RETENTION_DAYS", read("HERALD_RETENTION_DAYS"), 30, 1, 36_500),
     cleanupIntervalMs: parseInteger("HERALD_CLEANUP_INTERVAL_MS", read("HERALD_CLEANUP_INTERVAL_MS"), 86_400_000, 1_000, 2_147_483_647),
+    idempotencyWindowMs: parseInteger("HERALD_IDEMPOTENCY_WINDOW_MS", read("HERALD_IDEMPOTENCY_WINDOW_MS"), 86_400_000, 1_000, 365 * 86_400_000),
     role: parseChoice("HERALD_ROLE", read("HERALD_ROLE"), ["all", "api", "worker"] as const, "all"),
     logLevel: parseChoice("HERALD_LOG_LEVEL", read("HERALD_LOG_LEVEL"), ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const, "info"),
     rateLimitPerSecond,
     rateLimitBurst,
     maxBodyBytes: parseInteger("HERALD_MAX_BODY_BYTES", read("HERALD_MAX_BODY_BYTES"), 1_048_576, 1_024, 104_857_600),
+  });
+}
+
+/**
+ * The engine's share of the server configuration: every variable the engine consumes flows
+ * through here (test/api/config.test.ts fails when a documented variable reaches no consumer).
+ * The default tenant is made by the environment bootstrap, which knows DEFAULT_WALLET_ENABLED.
+ */
+export function engineOptionsFrom(config: Readonly<HeraldConfig>, secretKey: string): HeraldOptions {
+  return {
+    database: config.databaseUrl,
+    secretKey,
+    createDefaultTenant: false,
+    allowPrivateTargets: config.allowPrivateTargets,
+    httpsOnly: config.httpsOnly,
+    retention: { retentionDays: config.retentionDays, intervalMs: config.cleanupIntervalMs },
+    limits: { idempotencyWindowMs: config.idempotencyWindowMs },
   };
 }

@@ -79,7 +79,8 @@ export function registerDashboardRoutes(app: FastifyInstance, herald: Herald): v
       },
     },
     async (request) => {
-      const webhook = await herald.webhooks.get(request.params.id, scopeOf(request));
+      const scope = scopeOf(request);
+      const webhook = await herald.webhooks.get(request.params.id, scope);
       const until = parseTime("until", request.query.until) ?? Date.now();
       const since = parseTime("since", request.query.since) ?? until - 24 * HOUR;
       if (since >= until) throw new HeraldError("HERALD_ERR_BAD_REQUEST", "since: must be before until", { field: "since" });
@@ -87,7 +88,7 @@ export function registerDashboardRoutes(app: FastifyInstance, herald: Herald): v
       if ((until - since) / bucketMs > MAX_BUCKETS) {
         throw new HeraldError("HERALD_ERR_BAD_REQUEST", `bucket: the window would have more than ${MAX_BUCKETS} buckets; use a larger bucket or a shorter window`, { field: "bucket" });
       }
-      const buckets = await herald.store.webhookAttemptSeries(webhook.id, { since, until, bucketMs });
+      const buckets = await herald.webhooks.attemptSeries(webhook.id, { since, until, bucketMs }, scope);
       return {
         webhookId: webhook.id,
         since: new Date(since).toISOString(),

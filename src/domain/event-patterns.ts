@@ -48,6 +48,8 @@ export const SYSTEM_EVENT_TYPES = [
   "webhook.created", "webhook.disabled", "delivery.exhausted", "api.key.created", "api.key.revoked",
   "api.limit.exceeded", "system.health.degraded", "system.health.restored",
 ] as const;
+export type SystemEventType = (typeof SYSTEM_EVENT_TYPES)[number];
+
 const SYSTEM_EVENTS: ReadonlySet<string> = new Set(SYSTEM_EVENT_TYPES);
 
 export function matchesEventType(patterns: readonly string[], type: string): boolean {

@@ -1,33 +1,43 @@
 /**
- * Group commit for ingest: events submitted in the same turn of the event loop (concurrent
- * HTTP requests, concurrent library calls) are written in one transaction, and each caller is
- * answered only after that commit, as with one transaction each. The commit, not the SQL, was
- * the largest single cost of single-event ingest (21.5% of the ingest profile).
+ * Group commit for ingest: units submitted in the same turn of the event loop (concurrent
+ * HTTP requests, concurrent library calls, batches) are written in one transaction, and each
+ * caller is answered only after that commit, as with one transaction each. The commit, not the
+ * SQL, was the largest single cost of single-event ingest (21.5% of the ingest profile).
  *
- * If the shared transaction fails (one event's id conflicts, say), each event is written again
- * on its own, so one caller's bad event never fails another's.
+ * A unit is one caller's events, all or none (a batch is one unit). If the shared transaction
+ * fails (one unit's event id conflicts, say), each unit is written again on its own, so one
+ * caller's bad event never fails another's. The shared failure is reported through `onError`
+ * when it was not one of Herald's own input errors, since then no single unit may explain it.
  */
+import { isHeraldError } from "../errors.js";
 import type { IngestRequest, IngestResult, Store } from "../store/store.js";
 
 interface Waiting {
-  request: IngestRequest;
-  resolve(result: IngestResult): void;
+  requests: IngestRequest[];
+  resolve(results: IngestResult[]): void;
   reject(error: unknown): void;
 }
 
-/** The most events one shared transaction carries. */
+/** The most events one shared transaction carries; a larger unit goes alone. */
 const MAX_GROUP = 500;
 
 export class GroupCommit {
   private waiting: Waiting[] = [];
+  private waitingEvents = 0;
   private scheduled = false;
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly onError: (error: unknown, context: string) => void,
+  ) {}
 
-  submit(request: IngestRequest): Promise<IngestResult> {
+  /** Commits the unit (with whatever else arrives in this turn); resolves after the commit. */
+  submit(requests: IngestRequest[]): Promise<IngestResult[]> {
+    if (requests.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
-      this.waiting.push({ request, resolve, reject });
-      if (this.waiting.length >= MAX_GROUP) this.commit();
+      this.waiting.push({ requests, resolve, reject });
+      this.waitingEvents += requests.length;
+      if (this.waitingEvents >= MAX_GROUP) this.commit();
       else if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.commit());
@@ -39,17 +49,30 @@ export class GroupCommit {
     this.scheduled = false;
     const group = this.waiting;
     this.waiting = [];
+    this.waitingEvents = 0;
     if (group.length === 0) return;
     if (group.length === 1) {
-      const [only] = group as [Waiting];
-      this.store.ingest(only.request).then(only.resolve, only.reject);
+      this.commitAlone(group[0]!);
       return;
     }
-    this.store.ingestMany(group.map((w) => w.request)).then(
-      (results) => group.forEach((w, i) => w.resolve(results[i]!)),
-      () => {
-        for (const w of group) this.store.ingest(w.request).then(w.resolve, w.reject);
+    this.store.ingestMany(group.flatMap((unit) => unit.requests)).then(
+      (results) => {
+        let offset = 0;
+        for (const unit of group) {
+          unit.resolve(results.slice(offset, offset + unit.requests.length));
+          offset += unit.requests.length;
+        }
+      },
+      (error: unknown) => {
+        if (!isHeraldError(error)) this.onError(error, `committing ${group.length} ingests together; retrying each alone`);
+        for (const unit of group) this.commitAlone(unit);
       },
     );
+  }
+
+  private commitAlone(unit: Waiting): void {
+    const [only] = unit.requests;
+    const done = unit.requests.length === 1 ? this.store.ingest(only!).then((result) => [result]) : this.store.ingestMany(unit.requests);
+    done.then(unit.resolve, unit.reject);
   }
 }

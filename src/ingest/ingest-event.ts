@@ -5,7 +5,7 @@
 import { assertEventType, matchesEventType } from "../domain/event-patterns.js";
 import { isUuid, uuidv7 } from "../domain/ids.js";
 import type { HeraldEvent } from "../domain/types.js";
-import { HeraldError, invalidField } from "../errors.js";
+import { invalidField, tooLarge } from "../errors.js";
 import type { IngestRequest, IngestResult, Store } from "../store/store.js";
 
 export interface EventInput {
@@ -37,6 +37,8 @@ export async function prepareIngest(
   now: number,
   /** The tenant's subscribers, when the caller already has them (a batch reads them once). */
   knownSubscribers?: Array<{ id: string; events: string[] }>,
+  /** Deliver to this one webhook only, whatever it subscribes to (a test send). */
+  deliverTo?: string,
 ): Promise<IngestRequest> {
   if (typeof input !== "object" || input === null) throw invalidField("event", "must be an object with type and data");
   assertEventType(input.type);
@@ -54,15 +56,11 @@ export async function prepareIngest(
   try {
     serialized = { data: JSON.stringify(input.data), metadata: input.metadata ? JSON.stringify(input.metadata) : null };
   } catch (cause) {
-    throw new HeraldError("HERALD_ERR_VALIDATION", "data: must be JSON-serialisable (no cycles, no BigInt)", { field: "data", cause });
+    throw invalidField("data", "must be JSON-serialisable (no cycles, no BigInt)", cause);
   }
   const size = Buffer.byteLength(serialized.data) + (serialized.metadata === null ? 0 : Buffer.byteLength(serialized.metadata));
   if (size > limits.maxPayloadBytes) {
-    throw new HeraldError(
-      "HERALD_ERR_PAYLOAD_TOO_LARGE",
-      `data: the event payload is ${size} bytes; the limit is ${limits.maxPayloadBytes} bytes`,
-      { field: "data" },
-    );
+    throw tooLarge("data", `the event payload is ${size} bytes; the limit is ${limits.maxPayloadBytes} bytes`);
   }
   const event: HeraldEvent = {
     id: input.id?.toLowerCase() ?? uuidv7(now),
@@ -72,30 +70,11 @@ export async function prepareIngest(
     metadata: input.metadata ?? null,
     createdAt: now,
   };
-  const subscribers = knownSubscribers ?? (await store.listSubscribers(tenantId));
-  const deliveries = subscribers
-    .filter((webhook) => matchesEventType(webhook.events, event.type))
-    .map((webhook) => ({ id: uuidv7(now), webhookId: webhook.id }));
+  const deliveries =
+    deliverTo !== undefined
+      ? [{ id: uuidv7(now), webhookId: deliverTo }]
+      : (knownSubscribers ?? (await store.listSubscribers(tenantId)))
+          .filter((webhook) => matchesEventType(webhook.events, event.type))
+          .map((webhook) => ({ id: uuidv7(now), webhookId: webhook.id }));
   return { event, deliveries, idempotencyKey: input.idempotencyKey ?? null, idempotencyWindowMs: limits.idempotencyWindowMs, serialized };
-}
-
-export async function ingestEvent(store: Store, tenantId: string, input: EventInput, limits: IngestLimits): Promise<IngestResult> {
-  return store.ingest(await prepareIngest(store, tenantId, input, limits, Date.now()));
-}
-
-export async function ingestEvents(store: Store, tenantId: string, inputs: EventInput[], limits: IngestLimits): Promise<IngestResult[]> {
-  const now = Date.now();
-  const subscribers = await store.listSubscribers(tenantId);
-  const requests: IngestRequest[] = [];
-  for (const [i, input] of inputs.entries()) {
-    try {
-      requests.push(await prepareIngest(store, tenantId, input, limits, now, subscribers));
-    } catch (error) {
-      if (error instanceof HeraldError && error.field) {
-        throw new HeraldError(error.code, `events[${i}].${error.message}`, { field: `events[${i}].${error.field}`, cause: error });
-      }
-      throw error;
-    }
-  }
-  return store.ingestMany(requests);
 }

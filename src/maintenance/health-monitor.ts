@@ -21,7 +21,6 @@ export type HealthAnnouncement =
 
 export class HealthMonitor {
   private degradedSince: number | null = null;
-  private workerErrors = 0;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -29,12 +28,9 @@ export class HealthMonitor {
     private readonly options: HealthOptions,
     private readonly announce: (announcement: HealthAnnouncement) => void,
     private readonly onError: (error: unknown, context: string) => void,
+    /** Errors the worker hit since the last call (its store calls failing). */
+    private readonly takeWorkerErrors: () => number,
   ) {}
-
-  /** The worker hit an error talking to the store (counted until the next check). */
-  recordWorkerError(): void {
-    this.workerErrors++;
-  }
 
   get degraded(): boolean {
     return this.degradedSince !== null;
@@ -54,8 +50,7 @@ export class HealthMonitor {
   }
 
   async check(now: number): Promise<void> {
-    const errors = this.workerErrors;
-    this.workerErrors = 0;
+    const errors = this.takeWorkerErrors();
     const oldest = await this.store.oldestDueAt();
     const lag = oldest === null ? null : Math.max(now - oldest, 0);
     const reasons: string[] = [];

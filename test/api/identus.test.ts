@@ -167,6 +167,6 @@ describe("Identus-compatible webhooks", () => {
   test("DEFAULT_WALLET_ENABLED=false creates no default tenant", async () => {
     const server = await startTestServer({ DEFAULT_WALLET_ENABLED: "false" });
     expect(server.defaultTenantApiKey).toBeNull();
-    expect(await server.herald.store.getTenant(DEFAULT_TENANT_ID)).toBeNull();
+    await expect(server.herald.tenants.get(DEFAULT_TENANT_ID)).rejects.toMatchObject({ code: "HERALD_ERR_TENANT_NOT_FOUND" });
   });
 });

@@ -3,7 +3,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { closeEngines, engineBackend, eventually, openEngine, tempDir } from "../helpers/engine.js";
+import { closeEngines, engineBackend, eventually, openEngine, storeOf, tempDir } from "../helpers/engine.js";
 import { startReceiver, type TestReceiver } from "../helpers/receiver.js";
 
 const CHILD = fileURLToPath(new URL("../fixtures/crash-child.mjs", import.meta.url));
@@ -83,7 +83,7 @@ describe("crash recovery", () => {
     await herald.webhooks.create({ url: receiver.url, timeoutMs: 200 });
     const { deliveries } = await herald.trigger("custom", {});
     // Another worker, on another host, claims it and dies.
-    const claimed = await herald.store.claimDueDeliveries({
+    const claimed = await (await storeOf(herald)).claimDueDeliveries({
       now: Date.now(), limit: 10, owner: "other-host:1:dead", saturatedWebhookIds: [], inFlight: () => 0, leaseMarginMs: 0,
     });
     expect(claimed.map((d) => d.id)).toEqual(deliveries);

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Herald } from "../../src/index.js";
 import { purgeExpiredRecords } from "../../src/maintenance/retention.js";
-import { closeEngines, eventually, openEngine, reopenEngine, sleep } from "../helpers/engine.js";
+import { closeEngines, eventually, openEngine, reopenEngine, sleep, storeOf } from "../helpers/engine.js";
 import { closeReceivers, receiver } from "../helpers/receiver.js";
 
 afterEach(async () => {
@@ -153,17 +153,18 @@ describe("recovery", () => {
     await first.stop();
     // The job is a row; one batch of 2 is committed, then the process goes away.
     const now = Date.now();
-    await first.store.insertRecoveryJob({ id: "job-1", webhookId: webhook.id, since: 0, cursor: null, requeued: 0, status: "running", createdAt: now, updatedAt: now });
-    const partial = await first.store.advanceRecoveryJob("job-1", 2, now);
+    const firstStore = await storeOf(first);
+    await firstStore.insertRecoveryJob({ id: "job-1", webhookId: webhook.id, since: 0, cursor: null, requeued: 0, status: "running", createdAt: now, updatedAt: now });
+    const partial = await firstStore.advanceRecoveryJob("job-1", 2, now);
     expect(partial).toMatchObject({ status: "running", requeued: 2 });
     await first.close();
 
     healthy = true;
     const second = await reopenEngine(first);
     await second.start();
-    await eventually(async () => (await second.store.getRecoveryJob("job-1"))?.status === "done", 5_000, "the job to finish");
+    await eventually(async () => (await second.webhooks.recovery("job-1"))?.status === "done", 5_000, "the job to finish");
     await eventually(async () => (await Promise.all(ids.map((id) => stateOf(second, id)))).every((s) => s === "succeeded"), 5_000, "all six delivered");
-    expect((await second.store.getRecoveryJob("job-1"))!.requeued).toBe(6);
+    expect((await second.webhooks.recovery("job-1")).requeued).toBe(6);
   });
 });
 
@@ -229,7 +230,7 @@ describe("retention", () => {
     await herald.webhooks.resume(webhook.id);
     await herald.stop();
     const open = await herald.trigger("custom", {}); // stays pending: the worker is stopped
-    const deleted = await purgeExpiredRecords(herald.store, Date.now() + 1_000, 1);
+    const deleted = await purgeExpiredRecords(await storeOf(herald), Date.now() + 1_000, 1);
     expect(deleted).toBe(1);
     await expect(herald.deliveries.get(done.deliveries[0]!)).rejects.toMatchObject({ code: "HERALD_ERR_DELIVERY_NOT_FOUND" });
     await expect(herald.events.get(done.event.id)).rejects.toMatchObject({ code: "HERALD_ERR_EVENT_NOT_FOUND" });

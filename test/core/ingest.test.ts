@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { HeraldError, matchesEventType } from "../../src/index.js";
-import { closeEngines, openEngine } from "../helpers/engine.js";
+import { closeEngines, openEngine, storeOf } from "../helpers/engine.js";
 
 afterEach(closeEngines);
 
@@ -39,7 +39,7 @@ describe("event matching", () => {
     const herald = await openEngine();
     const paused = await herald.webhooks.create({ url: URL_A, status: "inactive" });
     const disabled = await herald.webhooks.create({ url: URL_B });
-    await herald.store.setWebhookStatus(disabled.id, "disabled", "test", Date.now());
+    await (await storeOf(herald)).setWebhookStatus(disabled.id, "disabled", "test", Date.now());
     expect((await herald.trigger("custom", {})).deliveries).toHaveLength(0);
     await herald.webhooks.resume(paused.id);
     expect((await herald.trigger("custom", {})).deliveries).toHaveLength(1);

@@ -4,7 +4,7 @@ import { Webhook as StandardWebhook } from "standardwebhooks";
 import { afterEach, describe, expect, it } from "vitest";
 import { buildWebhook } from "../../src/domain/webhook-input.js";
 import { nonPublicRange } from "../../src/security/target-guard.js";
-import { closeEngines, engineBackend, eventually, openEngine, sleep, tempDir } from "../helpers/engine.js";
+import { closeEngines, engineBackend, eventually, openEngine, sleep, storeOf, tempDir } from "../helpers/engine.js";
 import { startReceiver, type TestReceiver } from "../helpers/receiver.js";
 
 const receivers: TestReceiver[] = [];
@@ -61,7 +61,7 @@ describe("SSRF guard", () => {
     // As if DNS changed after creation (rebinding): the URL bypasses the creation check.
     for (const url of [r.url, r.url.replace("127.0.0.1", "localhost")]) {
       const webhook = buildWebhook({ url, retry: { maxAttempts: 1 } }, { tenantId: herald.defaultTenantId, now: Date.now() });
-      await herald.store.insertWebhook(webhook);
+      await (await storeOf(herald)).insertWebhook(webhook);
     }
     await herald.start();
     const { deliveries } = await herald.trigger("custom", {});

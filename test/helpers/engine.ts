@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll } from "vitest";
-import { createHerald, type Herald, type HeraldOptions } from "../../src/index.js";
+import { createHerald, makeSecretBox, parseMasterKey, SqliteStore, type Herald, type HeraldOptions, type Store } from "../../src/index.js";
 import { storeBackends } from "./backends.js";
 
 export const engineBackend: "sqlite" | "postgres" = process.env.HERALD_TEST_BACKEND === "postgres" ? "postgres" : "sqlite";
@@ -22,6 +22,8 @@ if (postgres) afterAll(() => postgres.cleanup());
 
 const open: Array<{ herald: Herald; dir: string | null }> = [];
 const sqliteData = new WeakMap<Herald, { database: string; secretKey: string }>();
+const postgresStores = new WeakMap<Herald, Store>();
+const peerStores: Store[] = [];
 
 export function tempDir(prefix = "herald-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -39,7 +41,9 @@ const baseOptions = (options: HeraldOptions): HeraldOptions => ({
 
 export async function openEngine(options: HeraldOptions = {}): Promise<Herald> {
   if (postgres && options.database === undefined && options.store === undefined) {
-    const herald = await createHerald({ ...baseOptions(options), store: await postgres.open() });
+    const store = await postgres.open();
+    const herald = await createHerald({ ...baseOptions(options), store });
+    postgresStores.set(herald, store);
     open.push({ herald, dir: null });
     return herald;
   }
@@ -55,7 +59,7 @@ export async function openEngine(options: HeraldOptions = {}): Promise<Herald> {
 /** A new engine on the same data as `previous` (which may be closed), as after a restart. */
 export async function reopenEngine(previous: Herald, options: HeraldOptions = {}): Promise<Herald> {
   if (postgres) {
-    const herald = await createHerald({ ...baseOptions(options), store: await postgres.openPeer!(previous.store) });
+    const herald = await createHerald({ ...baseOptions(options), store: await postgres.openPeer!(await storeOf(previous)) });
     open.push({ herald, dir: null });
     return herald;
   }
@@ -64,7 +68,24 @@ export async function reopenEngine(previous: Herald, options: HeraldOptions = {}
   return openEngine({ ...options, ...data });
 }
 
+/**
+ * The store under an engine made by openEngine, for the few tests that set up state no engine
+ * call offers (a lease left by a crashed worker, a record aged past retention). The engine
+ * itself exposes no store: on SQLite this is a second connection to the same file, as another
+ * process would have; on PostgreSQL the engine's own store.
+ */
+export async function storeOf(herald: Herald): Promise<Store> {
+  const shared = postgresStores.get(herald);
+  if (shared) return shared;
+  const data = sqliteData.get(herald);
+  if (!data) throw new Error("storeOf: give an engine made by openEngine");
+  const store = new SqliteStore({ path: data.database.slice("sqlite:".length), secretBox: makeSecretBox(parseMasterKey(data.secretKey, "test")) });
+  peerStores.push(store);
+  return store;
+}
+
 export async function closeEngines(): Promise<void> {
+  for (const store of peerStores.splice(0)) await store.close();
   for (const { herald, dir } of open.splice(0)) {
     await herald.close();
     if (dir) rmSync(dir, { recursive: true, force: true });

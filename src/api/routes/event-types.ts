@@ -1,6 +1,5 @@
 /** Event types: a catalogue per tenant; a type with a JSON Schema has its events validated on ingest. */
 import type { FastifyInstance } from "fastify";
-import { assertEventType } from "../../domain/event-patterns.js";
 import { tenantOf } from "../auth.js";
 import type { ApiContext } from "../context.js";
 import { presentEventType } from "../present.js";
@@ -8,7 +7,7 @@ import { CreateEventTypeBody, EventType, PageOf, TenantQuery, problems } from ".
 
 const tags = ["event-types"];
 
-export function registerEventTypeRoutes(app: FastifyInstance, { herald, eventSchemas }: ApiContext): void {
+export function registerEventTypeRoutes(app: FastifyInstance, { herald }: ApiContext): void {
   app.post<{ Body: CreateEventTypeBody }>(
     "/v1/event-types",
     {
@@ -19,14 +18,11 @@ export function registerEventTypeRoutes(app: FastifyInstance, { herald, eventSch
     },
     async (request, reply) => {
       const { name, description, schema, tenantId: requested } = request.body;
-      assertEventType(name, "name");
       const tenantId = tenantOf(request, herald, requested);
-      // Compiling now turns a broken schema into a 422 here rather than a failure on every later event.
-      if (schema !== undefined && schema !== null) eventSchemas.compile(schema);
-      const existing = await herald.store.getEventType(tenantId, name);
-      const eventType = { tenantId, name, description: description ?? "", schema: schema ?? null, createdAt: existing?.createdAt ?? Date.now() };
-      await herald.store.upsertEventType(eventType);
-      return reply.code(existing ? 200 : 201).send(presentEventType(eventType));
+      const { eventType, created } = await herald.eventTypes.upsert(tenantId, {
+        name, ...(description !== undefined ? { description } : {}), ...(schema !== undefined ? { schema } : {}),
+      });
+      return reply.code(created ? 201 : 200).send(presentEventType(eventType));
     },
   );
 
@@ -35,7 +31,7 @@ export function registerEventTypeRoutes(app: FastifyInstance, { herald, eventSch
     { schema: { tags, summary: "List event types", querystring: TenantQuery, response: { 200: PageOf(EventType), ...problems(400, 401, 404, 429) } } },
     async (request) => {
       const tenantId = tenantOf(request, herald, request.query.tenantId);
-      return { data: (await herald.store.listEventTypes(tenantId)).map(presentEventType), nextCursor: null };
+      return { data: (await herald.eventTypes.list(tenantId)).map(presentEventType), nextCursor: null };
     },
   );
 }

@@ -30,7 +30,7 @@ export function registerOperationRoutes(app: FastifyInstance, { herald, config: 
     },
     async (request, reply) => {
       try {
-        await herald.store.getTenant(herald.defaultTenantId);
+        await herald.ping();
       } catch (error) {
         request.log.warn({ err: error }, "readiness: store check failed");
         return sendProblem(reply, makeProblem("HERALD_ERR_NOT_RUNNING", "the store does not answer", request.url));
@@ -39,7 +39,7 @@ export function registerOperationRoutes(app: FastifyInstance, { herald, config: 
       if (needsWorker && !herald.running) {
         return sendProblem(reply, makeProblem("HERALD_ERR_NOT_RUNNING", "the delivery worker is not running", request.url));
       }
-      return { status: "ready", role: heraldConfig.role, store: herald.store.backend, worker: herald.running };
+      return { status: "ready", role: heraldConfig.role, store: herald.backend, worker: herald.running };
     },
   );
 

@@ -1,7 +1,6 @@
 /** Tenants and their API keys (admin only). */
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
-import { issueApiKey, revokeApiKey } from "../api-keys.js";
 import type { ApiContext } from "../context.js";
 import { presentApiKey, presentTenant } from "../present.js";
 import { ApiKey, CreateApiKeyBody, CreateTenantBody, IdParams, IssuedApiKey, PageOf, Tenant, problems } from "../schemas.js";
@@ -21,7 +20,7 @@ export function registerTenantRoutes(app: FastifyInstance, { herald, auth }: Api
     },
     async (request, reply) => {
       const tenant = await herald.tenants.create({ name: request.body.name, ...(request.body.id ? { id: request.body.id } : {}) });
-      const issued = await issueApiKey(herald, tenant.id, "first key");
+      const issued = await herald.apiKeys.issue(tenant.id, "first key");
       return reply.code(201).send({ ...presentTenant(tenant), apiKey: { ...presentApiKey(issued.apiKey), key: issued.key } });
     },
   );
@@ -64,7 +63,7 @@ export function registerTenantRoutes(app: FastifyInstance, { herald, auth }: Api
       },
     },
     async (request, reply) => {
-      const issued = await issueApiKey(herald, request.params.id, request.body?.name ?? "api key");
+      const issued = await herald.apiKeys.issue(request.params.id, request.body?.name ?? "api key");
       return reply.code(201).send({ ...presentApiKey(issued.apiKey), key: issued.key });
     },
   );
@@ -76,8 +75,7 @@ export function registerTenantRoutes(app: FastifyInstance, { herald, auth }: Api
       schema: { tags, summary: "A tenant's API keys (prefixes only)", params: IdParams, response: { 200: PageOf(ApiKey), ...problems(401, 403, 404, 429) } },
     },
     async (request) => {
-      const tenant = await herald.tenants.get(request.params.id);
-      return { data: (await herald.store.listApiKeys(tenant.id)).map(presentApiKey), nextCursor: null };
+      return { data: (await herald.apiKeys.list(request.params.id)).map(presentApiKey), nextCursor: null };
     },
   );
 
@@ -88,7 +86,7 @@ export function registerTenantRoutes(app: FastifyInstance, { herald, auth }: Api
       schema: { tags, summary: "Revoke an API key", params: IdParams, response: { 200: ApiKey, ...problems(401, 403, 404, 429) } },
     },
     async (request) => {
-      const revoked = await revokeApiKey(herald, request.params.id);
+      const revoked = await herald.apiKeys.revoke(request.params.id);
       auth.forgetKeys();
       return presentApiKey(revoked);
     },

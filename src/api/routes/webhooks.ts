@@ -4,13 +4,12 @@ import type { FastifyInstance } from "fastify";
 import type { WebhookInput, WebhookPatch } from "../../domain/webhook-input.js";
 import { scopeOf } from "../auth.js";
 import type { ApiContext } from "../context.js";
-import { HeraldError } from "../../errors.js";
+import { notFound } from "../../errors.js";
 import { parseTime, presentAttempt, presentDelivery, presentPage, presentRecovery, presentWebhook } from "../present.js";
 import {
   CreateWebhookBody, CreatedWebhook, Delivery, IdParams, PageOf, PatchWebhookBody, RecoverBody, Webhook, WebhookDeliveriesQuery,
   WebhookListQuery, WebhookStats, problems, Attempt, Nullable, Recovery,
 } from "../schemas.js";
-import { sendTestEvent } from "../webhook-test.js";
 
 const tags = ["webhooks"];
 const byId = { params: IdParams };
@@ -87,8 +86,7 @@ export function registerWebhookRoutes(app: FastifyInstance, { herald }: ApiConte
       },
     },
     async (request, reply) => {
-      const webhook = await herald.webhooks.get(request.params.id, scopeOf(request));
-      const { delivery, attempt } = await sendTestEvent(herald, webhook);
+      const { delivery, attempt } = await herald.webhooks.sendTest(request.params.id, scopeOf(request));
       const status = attempt?.response?.status;
       return reply.code(attempt ? 200 : 202).send({
         success: status !== undefined && status >= 200 && status <= 299,
@@ -170,9 +168,7 @@ export function registerWebhookRoutes(app: FastifyInstance, { herald }: ApiConte
     },
     async (request) => {
       const job = await herald.webhooks.recovery(request.params.jobId, scopeOf(request));
-      if (job.webhookId !== request.params.id) {
-        throw new HeraldError("HERALD_ERR_NOT_FOUND", `recovery ${request.params.jobId} not found`, { field: "jobId" });
-      }
+      if (job.webhookId !== request.params.id) throw notFound.recovery(request.params.jobId);
       return presentRecovery(job);
     },
   );

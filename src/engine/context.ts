@@ -1,0 +1,129 @@
+/**
+ * The engine's one resolved context: configuration, the store and the parts every service
+ * shares, built in dependency order with no forward references. Services are `make*Service(ctx)`
+ * over this object (graphile-worker's shape: one context passed explicitly, no container).
+ *
+ * The delivery worker is not in here: services tell it about new work through `work`, a signal
+ * it subscribes to when it starts, so ingest never needs the dispatcher and the dispatcher's
+ * hooks (which emit system events through ingest) never need a service.
+ */
+import { join } from "node:path";
+import { readOrCreateSecretFile } from "../config/secret-files.js";
+import type { SystemEventType } from "../domain/event-patterns.js";
+import { WebhookCache } from "../dispatch/webhook-cache.js";
+import { EventSchemas } from "../ingest/event-schemas.js";
+import { GroupCommit } from "../ingest/group-commit.js";
+import { type IngestPipeline, makeIngestPipeline } from "../ingest/ingest-pipeline.js";
+import { RecoveryRunner } from "../maintenance/recovery-runner.js";
+import { generateMasterKey, makeSecretBox, parseMasterKey } from "../secrets/secret-box.js";
+import { DEFAULT_DATABASE_URL, openStore, parseDatabaseUrl } from "../store/open-store.js";
+import type { Store } from "../store/store.js";
+import { type EngineConfig, type HeraldOptions, resolveEngineConfig } from "./options.js";
+
+export type ErrorReporter = (error: unknown, context: string) => void;
+
+/** "There may be due work": many senders, one listener (the worker, while it runs). */
+export interface WorkSignal {
+  notify(): void;
+  listen(listener: () => void): () => void;
+}
+
+function makeWorkSignal(): WorkSignal {
+  const listeners = new Set<() => void>();
+  return {
+    notify: () => listeners.forEach((listener) => listener()),
+    listen(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}
+
+export interface EngineContext {
+  readonly config: EngineConfig;
+  readonly store: Store;
+  readonly webhookCache: WebhookCache;
+  readonly schemas: EventSchemas;
+  readonly ingest: IngestPipeline;
+  readonly recovery: RecoveryRunner;
+  readonly work: WorkSignal;
+  /** Background errors: counted for the health monitor, then reported as the caller asked. */
+  readonly onError: ErrorReporter;
+  /** How many background errors were reported since the last call (health checks). */
+  takeErrorCount(): number;
+  /** Emits one of Herald's own events; failures are reported through onError, never thrown. */
+  emitSystemEvent(type: SystemEventType, data: Record<string, unknown>, tenantId?: string): void;
+  /** Resolves once every system event emitted so far is committed (or reported): close() waits for it. */
+  settleSystemEvents(): Promise<void>;
+  /** Whether this engine's worker runs (a test send waits for its attempt only then). */
+  readonly state: { running: boolean };
+  readonly hooks: Pick<HeraldOptions, "onAttempt" | "onEventAccepted">;
+  /** The error reporter as the caller gave it, uncounted (the health monitor's own errors). */
+  readonly report: ErrorReporter;
+}
+
+async function openConfiguredStore(options: HeraldOptions): Promise<Store> {
+  if (options.store) return options.store;
+  const url = parseDatabaseUrl(options.database ?? DEFAULT_DATABASE_URL);
+  const keyText =
+    options.secretKey ??
+    (url.dataDir === null ? generateMasterKey() : readOrCreateSecretFile(join(url.dataDir, "secret.key"), generateMasterKey).value);
+  return openStore(url, makeSecretBox(parseMasterKey(keyText, options.secretKey ? "HERALD_SECRET_KEY" : "secret.key")));
+}
+
+export async function makeEngineContext(options: HeraldOptions): Promise<EngineContext> {
+  const config = resolveEngineConfig(options);
+  const store = await openConfiguredStore(options);
+  const report: ErrorReporter = options.onError ?? ((error, context) => console.error(`herald: ${context}:`, error));
+  let errorCount = 0;
+  const onError: ErrorReporter = (error, context) => {
+    errorCount++;
+    report(error, context);
+  };
+  const work = makeWorkSignal();
+  const schemas = new EventSchemas(store);
+  const ingest = makeIngestPipeline({
+    store,
+    limits: config.limits,
+    schemas,
+    groupCommit: new GroupCommit(store, onError),
+    wake: () => work.notify(),
+    ...(options.onEventAccepted ? { onEventAccepted: options.onEventAccepted } : {}),
+  });
+  const emitting = new Set<Promise<void>>();
+  const emitSystemEvent: EngineContext["emitSystemEvent"] = (type, data, tenantId = config.defaultTenantId) => {
+    const done: Promise<void> = ingest
+      .accept(tenantId, [{ type, data }], { internal: true })
+      .then(
+        () => undefined,
+        (error: unknown) => onError(error, `emitting ${type}`),
+      )
+      .finally(() => emitting.delete(done));
+    emitting.add(done);
+  };
+  return {
+    config,
+    store,
+    webhookCache: new WebhookCache(store),
+    schemas,
+    ingest,
+    recovery: new RecoveryRunner(store, () => work.notify(), onError),
+    work,
+    onError,
+    takeErrorCount() {
+      const count = errorCount;
+      errorCount = 0;
+      return count;
+    },
+    emitSystemEvent,
+    async settleSystemEvents() {
+      while (emitting.size > 0) await Promise.all(emitting);
+    },
+    state: { running: false },
+    hooks: {
+      ...(options.onAttempt ? { onAttempt: options.onAttempt } : {}),
+      ...(options.onEventAccepted ? { onEventAccepted: options.onEventAccepted } : {}),
+    },
+    report,
+  };
+}

@@ -1,0 +1,57 @@
+/** Events: accepting them (every door goes through ctx.ingest) and reading them back. */
+import type { SystemEventType } from "../domain/event-patterns.js";
+import type { HeraldEvent, Page } from "../domain/types.js";
+import { notFound } from "../errors.js";
+import type { EventInput } from "../ingest/ingest-event.js";
+import type { EventFilter, IngestResult } from "../store/store.js";
+import type { EngineContext } from "./context.js";
+import { eventTenant, listTenant, type Scope } from "./scope.js";
+
+export interface TriggerOptions extends Scope {
+  id?: string;
+  idempotencyKey?: string;
+}
+
+export interface TriggerResult {
+  event: HeraldEvent;
+  deliveries: string[];
+  duplicate: boolean;
+}
+
+export interface EventService {
+  trigger(type: string, data: unknown, metadata?: Record<string, unknown> | null, options?: TriggerOptions): Promise<TriggerResult>;
+  /** Several events in one transaction: all or none. */
+  triggerMany(events: EventInput[], options?: Scope): Promise<TriggerResult[]>;
+  /** Emits one of Herald's own events; failures are reported through onError, never thrown. */
+  emitSystemEvent(type: SystemEventType, data: Record<string, unknown>, tenantId?: string): void;
+  get(id: string, scope?: Scope): Promise<HeraldEvent>;
+  list(filter?: Omit<EventFilter, "tenantId"> & Scope & { allTenants?: boolean }): Promise<Page<HeraldEvent>>;
+}
+
+const toResult = (result: IngestResult): TriggerResult => ({ event: result.event, deliveries: result.deliveryIds, duplicate: result.duplicate });
+
+export function makeEventService(ctx: EngineContext): EventService {
+  const fallback = ctx.config.defaultTenantId;
+  return {
+    async trigger(type, data, metadata, options) {
+      const input: EventInput = { type, data, metadata: metadata ?? null };
+      if (options?.id !== undefined) input.id = options.id;
+      if (options?.idempotencyKey !== undefined) input.idempotencyKey = options.idempotencyKey;
+      const [result] = await ctx.ingest.accept(eventTenant(options, fallback), [input]);
+      return toResult(result!);
+    },
+    async triggerMany(events, scope) {
+      return (await ctx.ingest.accept(eventTenant(scope, fallback), events, { batch: true })).map(toResult);
+    },
+    emitSystemEvent: ctx.emitSystemEvent,
+    async get(id, scope) {
+      const event = await ctx.store.getEvent(id);
+      if (!event || (scope?.tenantId != null && event.tenantId !== scope.tenantId)) throw notFound.event(id);
+      return event;
+    },
+    async list(filter = {}) {
+      const { tenantId: _tenantId, allTenants: _allTenants, ...rest } = filter;
+      return ctx.store.listEvents({ ...rest, ...listTenant(filter, fallback) });
+    },
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * The one way an event enters Herald, whichever door it comes by (`POST /v1/events`, a batch,
+ * `herald.trigger()`, a webhook test send, Herald's own system events): the tenant must exist,
+ * each event is checked, validated against its type's JSON Schema, matched to its webhooks,
+ * then group-committed with the idempotency rules; the caller is answered after the commit,
+ * and the worker is woken for the new deliveries.
+ */
+import { LRUCache } from "lru-cache";
+import type { HeraldEvent } from "../domain/types.js";
+import { HeraldError, notFound } from "../errors.js";
+import type { IngestRequest, IngestResult, Store } from "../store/store.js";
+import type { EventSchemas, SchemaMemo } from "./event-schemas.js";
+import type { GroupCommit } from "./group-commit.js";
+import { type EventInput, type IngestLimits, prepareIngest } from "./ingest-event.js";
+
+export interface AcceptOptions {
+  /** Name the events `events[i]` in errors (a batch); a single event's fields are named bare. */
+  batch?: boolean;
+  /** Deliver to this one webhook only, whatever it subscribes to (a test send). */
+  deliverTo?: string;
+  /**
+   * Herald's own event (a system event, a test send): its tenant may be the default one when
+   * DEFAULT_WALLET_ENABLED=false made none, which only global webhooks then receive.
+   */
+  internal?: boolean;
+}
+
+export interface IngestPipeline {
+  /** Accepts the events for one tenant, all or none, in one transaction; resolves after commit. */
+  accept(tenantId: string, inputs: EventInput[], options?: AcceptOptions): Promise<IngestResult[]>;
+  /** A tenant deleted in this process: its id is no longer known to exist. */
+  forgetTenant(tenantId: string): void;
+}
+
+export interface IngestDependencies {
+  store: Store;
+  limits: IngestLimits;
+  schemas: EventSchemas;
+  groupCommit: GroupCommit;
+  /** New deliveries were committed: the worker should claim. */
+  wake(): void;
+  onEventAccepted?(event: HeraldEvent, deliveryCount: number): void;
+}
+
+/** Tenants known to exist are remembered briefly, so each ingest does not cost a store read. */
+const KNOWN_TENANTS = 10_000;
+const KNOWN_TENANT_MS = 5_000;
+
+export function makeIngestPipeline(deps: IngestDependencies): IngestPipeline {
+  const knownTenants = new LRUCache<string, true>({ max: KNOWN_TENANTS, ttl: KNOWN_TENANT_MS });
+
+  async function assertTenant(tenantId: string): Promise<void> {
+    if (knownTenants.has(tenantId)) return;
+    if (!(await deps.store.getTenant(tenantId))) throw notFound.tenant(tenantId, "tenantId");
+    knownTenants.set(tenantId, true);
+  }
+
+  async function prepare(tenantId: string, inputs: EventInput[], options: AcceptOptions): Promise<IngestRequest[]> {
+    const now = Date.now();
+    const subscribers = options.deliverTo === undefined ? await deps.store.listSubscribers(tenantId) : undefined;
+    const memo: SchemaMemo = new Map();
+    const requests: IngestRequest[] = [];
+    for (const [i, input] of inputs.entries()) {
+      try {
+        const request = await prepareIngest(deps.store, tenantId, input, deps.limits, now, subscribers, options.deliverTo);
+        await deps.schemas.check(tenantId, request.event.type, request.event.data, "data", memo);
+        requests.push(request);
+      } catch (error) {
+        if (options.batch && error instanceof HeraldError && error.field) {
+          throw new HeraldError(error.code, `events[${i}].${error.message}`, { field: `events[${i}].${error.field}`, cause: error });
+        }
+        throw error;
+      }
+    }
+    return requests;
+  }
+
+  return {
+    async accept(tenantId, inputs, options = {}) {
+      if (!options.internal) await assertTenant(tenantId);
+      const results = await deps.groupCommit.submit(await prepare(tenantId, inputs, options));
+      let fresh = false;
+      for (const result of results) {
+        if (result.duplicate) continue;
+        if (result.deliveryIds.length > 0) fresh = true;
+        deps.onEventAccepted?.(result.event, result.deliveryIds.length);
+      }
+      if (fresh) deps.wake();
+      return results;
+    },
+    forgetTenant(tenantId) {
+      knownTenants.delete(tenantId);
+    },
+  };
+}
