@@ -89,7 +89,9 @@ export const internalError = defineError("HERALD_ERR_INTERNAL");
 
 /** One "not found" per kind; another tenant's id answers exactly as an unknown one. */
 export const notFound = {
-  webhook: (id: string) => new HeraldError("HERALD_ERR_WEBHOOK_NOT_FOUND", `webhook ${id} not found`, { field: "id" }),
+  /** `hint` says where such a webhook is found instead (an Identus route given a /v1 webhook's id). */
+  webhook: (id: string, hint?: string) =>
+    new HeraldError("HERALD_ERR_WEBHOOK_NOT_FOUND", `webhook ${id} not found${hint ? `; ${hint}` : ""}`, { field: "id" }),
   event: (id: string) => new HeraldError("HERALD_ERR_EVENT_NOT_FOUND", `event ${id} not found`, { field: "id" }),
   delivery: (id: string) => new HeraldError("HERALD_ERR_DELIVERY_NOT_FOUND", `delivery ${id} not found`, { field: "id" }),
   /** `field` is where the id came from: a path id, or `tenantId` in a body or query. */
@@ -98,7 +100,6 @@ export const notFound = {
   apiKey: (id: string) => new HeraldError("HERALD_ERR_API_KEY_NOT_FOUND", `API key ${id} not found or already revoked`, { field: "id" }),
   eventType: (name: string) => new HeraldError("HERALD_ERR_EVENT_TYPE_NOT_FOUND", `event type ${name} not found`, { field: "name" }),
   recovery: (id: string) => new HeraldError("HERALD_ERR_NOT_FOUND", `recovery ${id} not found`, { field: "id" }),
-  route: (method: string, url: string) => new HeraldError("HERALD_ERR_NOT_FOUND", `no route ${method} ${url}`),
 };
 
 /** `86_400_000` → `24 h`, `90_000` → `90 s`: windows and delays as people write them. */

@@ -4,7 +4,7 @@
  */
 import type { ApiKey, Attempt, Delivery, EventType, HeraldEvent, Page, RecoveryJob, Tenant, Webhook } from "../domain/types.js";
 import { maskIfSensitive, redactWebhook } from "../domain/webhook-input.js";
-import { HeraldError } from "../errors.js";
+import { badRequest } from "../errors.js";
 
 export const iso = (ms: number): string => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
@@ -101,9 +101,7 @@ export function parseTime(field: string, value: string | undefined): number | un
   const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
   // A number past what a Date can hold (year 275760) would fail later, when the time is shown.
   if (!Number.isFinite(ms) || Number.isNaN(new Date(ms).getTime())) {
-    throw new HeraldError("HERALD_ERR_BAD_REQUEST", `${field}: ${JSON.stringify(value)} is not a time; use ISO-8601 (2024-01-31T12:00:00Z) or epoch milliseconds`, {
-      field,
-    });
+    throw badRequest(field, `${JSON.stringify(value)} is not a time; use ISO-8601 (2024-01-31T12:00:00Z) or epoch milliseconds`);
   }
   return ms;
 }

@@ -168,7 +168,7 @@ const eventFields = {
   type: Type.String({ minLength: 1, maxLength: 200, description: 'dot-separated event type, e.g. "agent.started"' }),
   data: Type.Unknown({ description: "the event's JSON payload" }),
   metadata: Type.Optional(Nullable(AnyObject("optional metadata"))),
-  id: Type.Optional(Type.String({ maxLength: 64, description: "your UUID for the event: posting it again within 24 h returns the original" })),
+  id: Type.Optional(Type.String({ maxLength: 64, description: "your UUID for the event: posting it again within the idempotency window (HERALD_IDEMPOTENCY_WINDOW_MS, default 24 h) returns the original" })),
 };
 
 export const EventInput = Type.Object(eventFields, { additionalProperties: false });
@@ -189,7 +189,7 @@ export const BatchEventsBody = Type.Object(
 export type BatchEventsBody = Static<typeof BatchEventsBody>;
 
 export const IdempotencyHeaders = Type.Object({
-  "idempotency-key": Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: "same key within 24 h: the original event is returned" })),
+  "idempotency-key": Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: "the same key within the idempotency window (HERALD_IDEMPOTENCY_WINDOW_MS, default 24 h) returns the original event" })),
 });
 
 export const Accepted = Type.Object({

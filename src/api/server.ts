@@ -33,6 +33,8 @@ import { makeRequestValidatorCompiler } from "./validation.js";
 export interface BuildAppOptions {
   metrics?: HeraldMetrics;
   logger?: Logger;
+  /** The admin key in force when the configuration names none (startServer resolves admin.key); null: no admin key is accepted. */
+  adminApiKey?: string | null;
 }
 
 export interface RegisteredRoute {
@@ -50,7 +52,7 @@ export function registeredRoutes(app: FastifyInstance): RegisteredRoute[] {
 
 const REDACTED_HEADERS = ["req.headers.apikey", "req.headers.authorization", 'req.headers["x-admin-api-key"]'];
 
-/** The API over an engine. `config.adminApiKey` null means no admin key is accepted (startServer always resolves one). */
+/** The API over an engine. With neither `options.adminApiKey` nor `config.adminApiKey`, no admin key is accepted. */
 export async function buildApp(herald: Herald, config: HeraldConfig, options: BuildAppOptions = {}): Promise<FastifyInstance> {
   const logger: FastifyBaseLogger = options.logger ?? pino({ level: config.logLevel, redact: REDACTED_HEADERS });
   const app: FastifyInstance = Fastify({
@@ -85,7 +87,7 @@ export async function buildApp(herald: Herald, config: HeraldConfig, options: Bu
   const metrics = options.metrics ?? makeMetrics();
   metrics.bind(herald);
   const limiter = new RateLimiter({ perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst });
-  const auth = new Authenticator(herald, config.adminApiKey, limiter, config.rateLimitPerSecond);
+  const auth = new Authenticator(herald, options.adminApiKey !== undefined ? options.adminApiKey : config.adminApiKey, limiter, config.rateLimitPerSecond);
   auth.install(app);
   const context: ApiContext = { herald, config, auth, metrics };
 
@@ -155,7 +157,7 @@ export async function startServer(config: HeraldConfig, options: StartServerOpti
       logger.warn(`HERALD_ROLE=${config.role} with ${herald.backend}: only one process can use this store; use postgres:// to split roles`);
     }
     if (config.role !== "api") await herald.start();
-    app = await buildApp(herald, { ...config, adminApiKey: keys.adminApiKey }, { metrics, logger });
+    app = await buildApp(herald, config, { metrics, logger, adminApiKey: keys.adminApiKey });
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();
     const port = typeof address === "object" && address !== null ? address.port : config.port;

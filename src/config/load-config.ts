@@ -8,7 +8,7 @@ import { deepFreeze } from "../domain/deep-freeze.js";
 import { configError } from "../errors.js";
 import type { HeraldOptions } from "../engine/options.js";
 import { parseMasterKey } from "../secrets/secret-box.js";
-import { DEFAULT_DATABASE_URL, parseDatabaseUrl, type ParsedDatabaseUrl } from "../store/open-store.js";
+import { DEFAULT_DATABASE_URL, parseDatabaseUrl } from "../store/open-store.js";
 
 export type HeraldRole = "all" | "api" | "worker";
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -23,7 +23,6 @@ export interface HeraldConfig {
   port: number;
   host: string;
   databaseUrl: string;
-  database: ParsedDatabaseUrl;
   /** Where secret.key, admin.key, default-tenant.key and server.json live. */
   dataDir: string;
   /** null: generated into `<dataDir>/admin.key` on first start. */
@@ -197,7 +196,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     port: parseInteger("PORT", read("PORT"), 8080, 0, 65_535),
     host: read("HOST") ?? "127.0.0.1",
     databaseUrl,
-    database,
     dataDir,
     adminApiKey: parseToken("HERALD_ADMIN_API_KEY", read("HERALD_ADMIN_API_KEY"), 16),
     secretKey,

@@ -10,7 +10,7 @@ import type { FastifyInstance } from "fastify";
 import { listScope, scopeOf } from "../api/auth.js";
 import { parseTime, presentDelivery, presentPage } from "../api/present.js";
 import { Delivery, IdParams, PageOf, problems } from "../api/schemas.js";
-import { HeraldError } from "../errors.js";
+import { badRequest } from "../errors.js";
 import type { Herald } from "../herald.js";
 
 const HOUR = 3_600_000;
@@ -61,7 +61,7 @@ export function parseBucket(value: string | undefined): number | undefined {
   const match = /^(\d+)(ms|s|m|h|d)?$/.exec(value.trim());
   const ms = match ? Number(match[1]) * (UNITS[match[2] ?? "ms"] ?? 1) : NaN;
   if (!Number.isSafeInteger(ms) || ms < 1000) {
-    throw new HeraldError("HERALD_ERR_BAD_REQUEST", `bucket: ${JSON.stringify(value)} is not a bucket size of at least 1 s; use milliseconds or 30s, 5m, 1h, 1d`, { field: "bucket" });
+    throw badRequest("bucket", `${JSON.stringify(value)} is not a bucket size of at least 1 s; use milliseconds or 30s, 5m, 1h, 1d`);
   }
   return ms;
 }
@@ -83,10 +83,10 @@ export function registerDashboardRoutes(app: FastifyInstance, herald: Herald): v
       const webhook = await herald.webhooks.get(request.params.id, scope);
       const until = parseTime("until", request.query.until) ?? Date.now();
       const since = parseTime("since", request.query.since) ?? until - 24 * HOUR;
-      if (since >= until) throw new HeraldError("HERALD_ERR_BAD_REQUEST", "since: must be before until", { field: "since" });
+      if (since >= until) throw badRequest("since", "must be before until");
       const bucketMs = parseBucket(request.query.bucket) ?? Math.max(1000, Math.ceil((until - since) / DEFAULT_BUCKET_COUNT));
       if ((until - since) / bucketMs > MAX_BUCKETS) {
-        throw new HeraldError("HERALD_ERR_BAD_REQUEST", `bucket: the window would have more than ${MAX_BUCKETS} buckets; use a larger bucket or a shorter window`, { field: "bucket" });
+        throw badRequest("bucket", `the window would have more than ${MAX_BUCKETS} buckets; use a larger bucket or a shorter window`);
       }
       const buckets = await herald.webhooks.attemptSeries(webhook.id, { since, until, bucketMs }, scope);
       return {

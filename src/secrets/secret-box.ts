@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { HeraldError } from "../errors.js";
+import { configError, internalError } from "../errors.js";
 
 /**
  * AES-256-GCM sealing of secrets at rest (webhook signing secrets, receiver credentials,
@@ -14,11 +14,7 @@ export function parseMasterKey(text: string, source: string): Buffer {
   const trimmed = text.trim();
   const key = /^[0-9a-f]{64}$/i.test(trimmed) ? Buffer.from(trimmed, "hex") : Buffer.from(trimmed, "base64");
   if (key.length !== 32) {
-    throw new HeraldError(
-      "HERALD_ERR_CONFIG",
-      `${source}: must be 32 bytes as 64 hex characters or base64 (generate one with: openssl rand -hex 32)`,
-      { field: source },
-    );
+    throw configError(source, "must be 32 bytes as 64 hex characters or base64 (generate one with: openssl rand -hex 32)");
   }
   return key;
 }
@@ -38,18 +34,14 @@ export function makeSecretBox(key: Buffer): SecretBox {
     open(sealed) {
       const [version, iv, tag, data] = sealed.split(".");
       if (version !== "v1" || iv === undefined || tag === undefined || data === undefined) {
-        throw new HeraldError("HERALD_ERR_INTERNAL", "stored secret is not in the sealed v1 format");
+        throw internalError("stored secret is not in the sealed v1 format");
       }
       try {
         const decipher = createDecipheriv("aes-256-gcm", key, Buffer.from(iv, "base64"));
         decipher.setAuthTag(Buffer.from(tag, "base64"));
         return Buffer.concat([decipher.update(Buffer.from(data, "base64")), decipher.final()]).toString("utf8");
       } catch (cause) {
-        throw new HeraldError(
-          "HERALD_ERR_CONFIG",
-          "HERALD_SECRET_KEY: cannot decrypt stored secrets with this key; start with the key the data was written with",
-          { cause, field: "HERALD_SECRET_KEY" },
-        );
+        throw configError("HERALD_SECRET_KEY", "cannot decrypt stored secrets with this key; start with the key the data was written with", cause);
       }
     },
   };

@@ -3,7 +3,7 @@
  * accepted within the window is the same event; after the window a key may be used again (the
  * earlier event lets go of it), but an id never: it names one event for good.
  */
-import { HeraldError } from "../errors.js";
+import { eventIdConflict, formatDuration } from "../errors.js";
 import type { IngestRequest } from "./store.js";
 
 export interface EarlierEvent {
@@ -25,10 +25,9 @@ export function keyHasExpired(earlier: EarlierEvent, request: IngestRequest): bo
 export function assertSameEvent(earlier: EarlierEvent, request: IngestRequest): void {
   const { event } = request;
   if (earlier.tenant_id !== event.tenantId || Number(earlier.created_at) < event.createdAt - request.idempotencyWindowMs) {
-    throw new HeraldError(
-      "HERALD_ERR_EVENT_ID_CONFLICT",
-      `id: an event with id ${event.id} was already accepted more than 24 h ago or for another tenant; send a new id`,
-      { field: "id" },
+    throw eventIdConflict(
+      "id",
+      `an event with id ${event.id} was already accepted more than ${formatDuration(request.idempotencyWindowMs)} ago (the idempotency window) or for another tenant; send a new id`,
     );
   }
 }

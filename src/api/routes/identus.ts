@@ -6,7 +6,7 @@
 import type { FastifyInstance } from "fastify";
 import { tenantOf } from "../auth.js";
 import type { ApiContext } from "../context.js";
-import { HeraldError } from "../../errors.js";
+import { notFound } from "../../errors.js";
 import { presentIdentusWebhook } from "../present.js";
 import { IdParams, IdentusWebhook, IdentusWebhookBody, IdentusWebhookPage, problems } from "../schemas.js";
 
@@ -52,7 +52,7 @@ export function identusRoutes({ herald }: ApiContext) {
         const scope = { tenantId: tenantOf(request, herald) };
         const webhook = await herald.webhooks.get(request.params.id, scope);
         if (webhook.kind !== "identus") {
-          throw new HeraldError("HERALD_ERR_WEBHOOK_NOT_FOUND", `webhook ${request.params.id} not found; manage it with /v1/webhooks`, { field: "id" });
+          throw notFound.webhook(request.params.id, "manage it with /v1/webhooks");
         }
         await herald.webhooks.delete(webhook.id, scope);
         return reply.code(200).send();

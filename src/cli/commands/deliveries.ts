@@ -93,7 +93,7 @@ export function registerDeliveryCommands(program: Command): void {
     .requiredOption("--event <type>", 'the event type, e.g. "custom" or "agent.started"')
     .option("--data <json>", `the event's data as JSON, e.g. '{"message":"test"}'`, "{}")
     .option("--metadata <json>", `metadata as a JSON object, e.g. '{"source":"cli"}'`)
-    .option("--id <uuid>", "the event's id (a UUID): the same id within 24 h is accepted once and not delivered again")
+    .option("--id <uuid>", "the event's id (a UUID): the same id within the server's idempotency window (default 24 h) is accepted once and not delivered again")
     .option("--idempotency-key <key>", "any string with the same effect as --id, sent as the Idempotency-Key header")
     .action(async (flags: CommonFlags & { event: string; data: string; metadata?: string; id?: string; idempotencyKey?: string }) => {
       const body: Record<string, unknown> = { type: flags.event, data: parseJson("--data", flags.data, `'{"message":"test"}'`) };
