@@ -37,8 +37,7 @@ export function makeEventService(ctx: EngineContext): EventService {
       const input: EventInput = { type, data, metadata: metadata ?? null };
       if (options?.id !== undefined) input.id = options.id;
       if (options?.idempotencyKey !== undefined) input.idempotencyKey = options.idempotencyKey;
-      const [result] = await ctx.ingest.accept(eventTenant(options, fallback), [input]);
-      return toResult(result!);
+      return toResult(await ctx.ingest.acceptOne(eventTenant(options, fallback), input));
     },
     async triggerMany(events, scope) {
       return (await ctx.ingest.accept(eventTenant(scope, fallback), events, { batch: true })).map(toResult);

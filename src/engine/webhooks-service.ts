@@ -2,7 +2,7 @@
 import { IDENTUS_RETRY_POLICY, IDENTUS_TIMEOUT_MS } from "../domain/retry-policy.js";
 import type { Attempt, Delivery, Page, RecoveryJob, Webhook, WebhookStats, WebhookStatus } from "../domain/types.js";
 import { applyWebhookPatch, buildWebhook, type WebhookInput, type WebhookPatch } from "../domain/webhook-input.js";
-import { invalidField, notFound } from "../errors.js";
+import { internalError, invalidField, notFound } from "../errors.js";
 import { checkTargetUrl } from "../security/target-guard.js";
 import { generateSigningSecret } from "../signing/standard-webhooks.js";
 import type { AttemptSeriesBucket, AttemptSeriesQuery } from "../store/stats-series.js";
@@ -181,12 +181,14 @@ export function makeWebhookService(ctx: EngineContext): WebhookService {
     async sendTest(id, scope) {
       const webhook = await find(id, scope);
       const now = Date.now();
-      const [result] = await ctx.ingest.accept(
+      const result = await ctx.ingest.acceptOne(
         webhook.tenantId ?? config.defaultTenantId,
-        [{ type: "webhook.test", data: { webhook_id: webhook.id, message: "Test event from Herald", timestamp: new Date(now).toISOString() }, metadata: { test: true } }],
+        { type: "webhook.test", data: { webhook_id: webhook.id, message: "Test event from Herald", timestamp: new Date(now).toISOString() }, metadata: { test: true } },
         { deliverTo: webhook.id, internal: true },
       );
-      return waitForFirstAttempt(webhook, result!.deliveryIds[0]!, now);
+      const [deliveryId] = result.deliveryIds;
+      if (deliveryId === undefined) throw internalError("a test send was accepted with no delivery");
+      return waitForFirstAttempt(webhook, deliveryId, now);
     },
   };
 }

@@ -50,9 +50,10 @@ export class GroupCommit {
     const group = this.waiting;
     this.waiting = [];
     this.waitingEvents = 0;
-    if (group.length === 0) return;
+    const [first] = group;
+    if (first === undefined) return;
     if (group.length === 1) {
-      this.commitAlone(group[0]!);
+      this.commitAlone(first);
       return;
     }
     this.store.ingestMany(group.flatMap((unit) => unit.requests)).then(
@@ -72,7 +73,7 @@ export class GroupCommit {
 
   private commitAlone(unit: Waiting): void {
     const [only] = unit.requests;
-    const done = unit.requests.length === 1 ? this.store.ingest(only!).then((result) => [result]) : this.store.ingestMany(unit.requests);
+    const done = only !== undefined && unit.requests.length === 1 ? this.store.ingest(only).then((result) => [result]) : this.store.ingestMany(unit.requests);
     done.then(unit.resolve, unit.reject);
   }
 }

@@ -7,7 +7,7 @@
  */
 import { LRUCache } from "lru-cache";
 import type { HeraldEvent } from "../domain/types.js";
-import { HeraldError, notFound } from "../errors.js";
+import { HeraldError, internalError, notFound } from "../errors.js";
 import type { IngestRequest, IngestResult, Store } from "../store/store.js";
 import type { EventSchemas, SchemaMemo } from "./event-schemas.js";
 import type { GroupCommit } from "./group-commit.js";
@@ -28,6 +28,8 @@ export interface AcceptOptions {
 export interface IngestPipeline {
   /** Accepts the events for one tenant, all or none, in one transaction; resolves after commit. */
   accept(tenantId: string, inputs: EventInput[], options?: AcceptOptions): Promise<IngestResult[]>;
+  /** accept() for one event. */
+  acceptOne(tenantId: string, input: EventInput, options?: AcceptOptions): Promise<IngestResult>;
   /** A tenant deleted in this process: its id is no longer known to exist. */
   forgetTenant(tenantId: string): void;
 }
@@ -75,18 +77,25 @@ export function makeIngestPipeline(deps: IngestDependencies): IngestPipeline {
     return requests;
   }
 
+  async function accept(tenantId: string, inputs: EventInput[], options: AcceptOptions = {}): Promise<IngestResult[]> {
+    if (!options.internal) await assertTenant(tenantId);
+    const results = await deps.groupCommit.submit(await prepare(tenantId, inputs, options));
+    let fresh = false;
+    for (const result of results) {
+      if (result.duplicate) continue;
+      if (result.deliveryIds.length > 0) fresh = true;
+      deps.onEventAccepted?.(result.event, result.deliveryIds.length);
+    }
+    if (fresh) deps.wake();
+    return results;
+  }
+
   return {
-    async accept(tenantId, inputs, options = {}) {
-      if (!options.internal) await assertTenant(tenantId);
-      const results = await deps.groupCommit.submit(await prepare(tenantId, inputs, options));
-      let fresh = false;
-      for (const result of results) {
-        if (result.duplicate) continue;
-        if (result.deliveryIds.length > 0) fresh = true;
-        deps.onEventAccepted?.(result.event, result.deliveryIds.length);
-      }
-      if (fresh) deps.wake();
-      return results;
+    accept,
+    async acceptOne(tenantId, input, options) {
+      const [result] = await accept(tenantId, [input], options);
+      if (!result) throw internalError("the store answered an ingest of one event with no result");
+      return result;
     },
     forgetTenant(tenantId) {
       knownTenants.delete(tenantId);
