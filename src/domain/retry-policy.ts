@@ -1,3 +1,8 @@
+/**
+ * Retry policies (SPEC section 4). Hand-written rather than a backoff library: the schedule is
+ * stored per webhook and computed from rows (attempt count, creation time, the window), never
+ * held as timers, which is the part such libraries own.
+ */
 import { invalidField } from "../errors.js";
 import type { RetryPolicy, RetryStrategy } from "./types.js";
 
