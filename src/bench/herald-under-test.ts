@@ -152,7 +152,7 @@ export async function openHeraldUnderTest(context: BenchContext, webhookInputs: 
     },
     async waitForSuccesses(count) {
       await attempts.waitUntil(() => attempts.succeeded >= count, context.options.scenarioTimeoutMs, `${count} successful deliveries`);
-      await herald.dispatcher.flush();
+      await herald.flushAttempts();
     },
     async close() {
       try {
@@ -192,13 +192,18 @@ async function openFreshStore(context: BenchContext): Promise<{ options: HeraldO
     options: { store },
     async remove() {
       await store.close();
-      const client = new pg.Client({ connectionString });
-      await client.connect();
-      try {
-        await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      } finally {
-        await client.end();
-      }
+      await dropSchema(connectionString, schema);
     },
   };
+}
+
+/** Removes a schema a scenario made (Herald's store, or a peer's queue tables). */
+export async function dropSchema(connectionString: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await client.end();
+  }
 }

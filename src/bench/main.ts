@@ -15,10 +15,12 @@ import { runLatency } from "./latency.js";
 import { parseBenchArgs, USAGE, UsageError, type BenchOptions, type ScenarioName } from "./options.js";
 import { startReceiver } from "./receiver-handle.js";
 import { formatTable, makeReport, toJsonDocument, type BenchReport, type ScenarioResult } from "./report.js";
+import { runPeers } from "./peers.js";
 import { runThroughput } from "./throughput.js";
 
 const SCENARIOS: Record<Exclude<ScenarioName, "ceiling">, (context: BenchContext) => Promise<ScenarioResult>> = {
   throughput: runThroughput,
+  peers: runPeers,
   latency: runLatency,
   ingest: runIngest,
   isolation: runIsolation,
@@ -31,6 +33,7 @@ function ceilingConcurrencies(options: BenchOptions): number[] {
   const levels = new Set<number>();
   const onlyCeiling = selected.size === 1 && selected.has("ceiling");
   if (selected.has("throughput") || onlyCeiling) for (const fanout of options.fanouts) levels.add(heraldConcurrency(fanout));
+  if (selected.has("peers")) levels.add(heraldConcurrency(10));
   if (selected.has("latency")) levels.add(heraldConcurrency(1));
   if (selected.has("ingest")) levels.add(options.ingestConcurrency);
   if (selected.has("isolation")) levels.add(heraldConcurrency(options.isolationWebhooks));

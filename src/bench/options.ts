@@ -1,7 +1,7 @@
 /** Command-line options of `npm run bench` / `herald bench`: which scenarios, which store, and every size. */
 import { parseArgs } from "node:util";
 
-export const SCENARIO_NAMES = ["ceiling", "throughput", "latency", "ingest", "isolation", "backlog"] as const;
+export const SCENARIO_NAMES = ["ceiling", "throughput", "peers", "latency", "ingest", "isolation", "backlog"] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export interface BenchOptions {
@@ -14,6 +14,8 @@ export interface BenchOptions {
   /** Deliveries per fan-out case in the throughput scenario (events = deliveries / fan-out). */
   deliveries: number;
   fanouts: number[];
+  /** Deliveries in the backlog that Herald, BullMQ and pg-boss each drain in the peers scenario. */
+  peerDeliveries: number;
   latencyRate: number;
   latencySeconds: number;
   ingestRequests: number;
@@ -35,6 +37,7 @@ const FULL: Omit<BenchOptions, "scenarios" | "quick" | "json" | "store"> = {
   ceilingRequests: 50_000,
   deliveries: 100_000,
   fanouts: [1, 10, 100],
+  peerDeliveries: 50_000,
   latencyRate: 1_000,
   latencySeconds: 30,
   ingestRequests: 20_000,
@@ -54,6 +57,7 @@ const QUICK: typeof FULL = {
   ...FULL,
   ceilingRequests: 2_000,
   deliveries: 5_000,
+  peerDeliveries: 5_000,
   latencySeconds: 5,
   ingestRequests: 2_000,
   isolationEvents: 300,
@@ -65,13 +69,14 @@ const QUICK: typeof FULL = {
 
 export const USAGE = `usage: bench [scenario ...] [--quick] [--json] [--store sqlite|postgres] [sizes]
 scenarios: ${SCENARIO_NAMES.join(", ")} (default: all; the ceiling always runs, as every rate is a ratio to it)
-sizes: --ceiling-requests N --deliveries N --fanouts 1,10,100 --latency-rate N --latency-seconds N
+sizes: --ceiling-requests N --deliveries N --fanouts 1,10,100 --peer-deliveries N --latency-rate N --latency-seconds N
        --ingest-requests N --ingest-concurrency N --ingest-batch-size N --isolation-webhooks N --isolation-events N
        --hang-timeout-ms N --backlog-small N --backlog-large N --backlog-fanout N --scenario-timeout-ms N`;
 
 const NUMBER_FLAGS = {
   "ceiling-requests": "ceilingRequests",
   deliveries: "deliveries",
+  "peer-deliveries": "peerDeliveries",
   "latency-rate": "latencyRate",
   "latency-seconds": "latencySeconds",
   "ingest-requests": "ingestRequests",

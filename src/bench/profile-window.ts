@@ -4,7 +4,7 @@
  * HERALD_BENCH_PROFILE_DIR set, each drain is profiled on its own through the inspector and
  * written there as a .cpuprofile (open in Chrome DevTools or speedscope).
  */
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Session } from "node:inspector/promises";
 
@@ -18,6 +18,7 @@ let written = 0;
 export async function startProfileWindow(name: string): Promise<ProfileWindow> {
   const dir = process.env.HERALD_BENCH_PROFILE_DIR;
   if (!dir) return { stop: async () => null };
+  await mkdir(dir, { recursive: true });
   const session = new Session();
   session.connect();
   await session.post("Profiler.enable");

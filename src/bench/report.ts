@@ -68,10 +68,10 @@ function formatValue(value: number | string): string {
 
 /** The readable table; the same numbers as --json, fewer of them. */
 export function formatTable(report: BenchReport): string {
-  const rows: string[][] = [["scenario", "figure", "value", "unit", "x ceiling", "target", ""]];
+  const rows: string[][] = [["scenario", "figure", "value", "unit", "x ceiling", "target", "", "note"]];
   for (const [name, result] of Object.entries(report.results)) {
-    if ("error" in result) rows.push([name, "ERROR", result.error, "", "", "", ""]);
-    else if ("unavailable" in result) rows.push([name, "unavailable", result.unavailable, "", "", "", ""]);
+    if ("error" in result) rows.push([name, "ERROR", result.error, "", "", "", "", ""]);
+    else if ("unavailable" in result) rows.push([name, "unavailable", result.unavailable, "", "", "", "", ""]);
     else {
       result.figures.forEach((figure: Figure, i) => {
         rows.push([
@@ -82,6 +82,7 @@ export function formatTable(report: BenchReport): string {
           figure.ratioToCeiling === undefined ? "" : figure.ratioToCeiling.toFixed(2),
           figure.target?.goal ?? "",
           figure.target === undefined ? "" : figure.target.met ? "met" : "MISSED",
+          figure.note ?? "",
         ]);
       });
     }

@@ -4,6 +4,7 @@
  * and its auth. The body of a delivery is the same on every attempt; timestamps in headers
  * are the attempt's.
  */
+import { LRUCache } from "lru-cache";
 import { signBodyHmac, DEFAULT_HMAC_HEADER } from "../signing/body-hmac.js";
 import { standardSignatureHeader } from "../signing/standard-webhooks.js";
 import type { PayloadFormat, Webhook } from "../domain/types.js";
@@ -20,8 +21,26 @@ export interface OutgoingRequest {
   body: string;
 }
 
+/**
+ * Bodies of recent events, per payload format and tenant: every webhook of an event in the same
+ * format gets the same bytes, so a 100-way fan-out builds its body once, not 100 times. The
+ * `systemprompt` format names the webhook and is built per delivery.
+ */
+const recentBodies = new LRUCache<string, string>({ max: 4_096 });
+
 /** The body, built from the stored event JSON without parsing it again. */
 export function buildBody(format: PayloadFormat, webhookId: string, delivery: DueDelivery): string {
+  if (format === "systemprompt") return buildBodyNow(format, webhookId, delivery);
+  const key = `${delivery.event.id}:${format}:${delivery.tenantId}`;
+  let body = recentBodies.get(key);
+  if (body === undefined) {
+    body = buildBodyNow(format, webhookId, delivery);
+    recentBodies.set(key, body);
+  }
+  return body;
+}
+
+function buildBodyNow(format: PayloadFormat, webhookId: string, delivery: DueDelivery): string {
   const { event } = delivery;
   const ts = JSON.stringify(new Date(event.createdAt).toISOString());
   const type = JSON.stringify(event.type);
@@ -78,15 +97,26 @@ export function buildRequest(webhook: Webhook, delivery: DueDelivery, now: numbe
 
 const SECRET_HEADERS = new Set(["authorization", "webhook-signature", "cookie", "proxy-authorization"]);
 
-/** Request headers as recorded in an attempt: credentials and signatures redacted. */
-export function redactRequestHeaders(webhook: Webhook, headers: Record<string, string>): Record<string, string> {
-  const secret = new Set(SECRET_HEADERS);
+/** Header names redacted for each webhook object (the webhook cache hands out the same object until it changes). */
+const redactedNames = new WeakMap<Webhook, Set<string>>();
+
+function secretHeaderNames(webhook: Webhook): Set<string> {
+  let secret = redactedNames.get(webhook);
+  if (secret !== undefined) return secret;
+  secret = new Set(SECRET_HEADERS);
   if (webhook.auth.type === "api-key") secret.add(webhook.auth.credentials.header_name.toLowerCase());
   if (webhook.auth.type === "hmac") secret.add((webhook.auth.credentials.header_name ?? DEFAULT_HMAC_HEADER).toLowerCase());
   for (const name of Object.keys(webhook.headers)) {
     if (isSensitiveHeader(name)) secret.add(name.toLowerCase());
   }
+  redactedNames.set(webhook, secret);
+  return secret;
+}
+
+/** Request headers as recorded in an attempt: credentials and signatures redacted. */
+export function redactRequestHeaders(webhook: Webhook, headers: Record<string, string>): Record<string, string> {
+  const secret = secretHeaderNames(webhook);
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) out[name] = secret.has(name) ? "[redacted]" : value;
+  for (const name in headers) out[name] = secret.has(name) ? "[redacted]" : headers[name]!;
   return out;
 }

@@ -63,6 +63,9 @@ export interface DispatchHooks {
 /** Outcomes that are committed at once, without waiting out flushDelayMs. */
 const FLUSH_BATCH = 128;
 
+/** A failed attempt-record commit is retried after flushDelayMs, doubling per consecutive failure, at most this. */
+const MAX_FLUSH_RETRY_MS = 5_000;
+
 /** How often a worker looks again while a rate limit holds a webhook back. */
 const RATE_LIMIT_TICK_MS = 50;
 
@@ -88,6 +91,8 @@ export class Dispatcher {
   private pendingOutcomes: AttemptOutcome[] = [];
   private flushing: Promise<void> | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
+  /** Commits that failed in a row: while above 0, the kept batch waits for its retry timer. */
+  private flushFailures = 0;
   private idleWaiters: Array<() => void> = [];
   private readonly pacing = new WebhookPacing();
   private unsubscribeWork: (() => void) | null = null;
@@ -359,6 +364,8 @@ export class Dispatcher {
    * is sent again (at-least-once).
    */
   private scheduleFlush(): void {
+    // After a failed commit the retry timer owns the next flush: a full batch must not hammer a failing store.
+    if (this.flushFailures > 0 && this.flushTimer) return;
     if (this.pendingOutcomes.length >= FLUSH_BATCH) {
       if (this.flushTimer) clearTimeout(this.flushTimer);
       this.flushTimer = null;
@@ -366,15 +373,32 @@ export class Dispatcher {
       return;
     }
     if (this.flushTimer) return;
+    this.armFlushTimer(this.options.flushDelayMs);
+  }
+
+  private armFlushTimer(delayMs: number): void {
     this.flushTimer = setTimeout(() => {
       this.flushTimer = null;
       this.flush().catch((error: unknown) => this.hooks.onError?.(error, "recording attempts"));
-    }, this.options.flushDelayMs);
+    }, delayMs);
+  }
+
+  /**
+   * A kept batch is retried on a timer with back-off, not left until another attempt happens to
+   * arrive: on a quiet webhook none may, and its settled deliveries would stay leased until the
+   * lease expired and they were sent again. Not while stopping: stop()'s own flush reports the
+   * error to its caller.
+   */
+  private scheduleFlushRetry(): void {
+    if (!this.running) return;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.armFlushTimer(Math.min(this.options.flushDelayMs * 2 ** this.flushFailures, MAX_FLUSH_RETRY_MS));
   }
 
   /** Commits every recorded attempt not yet committed; one flush at a time. */
   async flush(): Promise<void> {
-    while (this.flushing) await this.flushing;
+    // A failed commit is reported to its own caller; a flush waiting behind it only needs it over.
+    while (this.flushing) await this.flushing.catch(() => {});
     if (this.pendingOutcomes.length === 0) return;
     const batch = this.pendingOutcomes;
     this.pendingOutcomes = [];
@@ -386,8 +410,11 @@ export class Dispatcher {
     } catch (error) {
       // Nothing of the batch was committed: keep it for the next flush rather than lose it.
       this.pendingOutcomes = batch.concat(this.pendingOutcomes);
+      this.flushFailures++;
+      this.scheduleFlushRetry();
       throw error;
     }
+    this.flushFailures = 0;
     // Settled deliveries free their webhooks' slots in the store (PostgreSQL counts other
     // workers' in-flight rows there), and retries due at once become claimable.
     this.wake();

@@ -1,8 +1,17 @@
 /**
  * One HTTP attempt through undici, with keep-alive connections per origin. Never throws: every
  * outcome, from a 2xx to a refused connection, comes back as a SendResult with an error class.
+ *
+ * The request goes through `Agent.dispatch` with a handler of our own rather than
+ * `agent.request()`: no Readable stream for the response body, no async iterator to read it, no
+ * AbortSignal per request (one `setTimeout` bounds the whole attempt instead). Measured on the
+ * 2-core bench machine, 400-byte POSTs to a node:http receiver answering 204, concurrency 10:
+ * `agent.request()` + `AbortSignal.timeout` + `for await` over the body cost 38-40 µs of CPU per
+ * request, against 19-26 µs for a bare undici Pool with `body.dump()`; AbortSignal creation and
+ * its event-target plumbing alone were 8% of the sender's profile, GC another 10%.
  */
 import { Agent, type Dispatcher } from "undici";
+import { LRUCache } from "lru-cache";
 import type { AttemptErrorClass } from "../domain/types.js";
 import type { OutgoingRequest } from "./build-request.js";
 
@@ -50,31 +59,129 @@ export function classifyError(error: unknown): { errorClass: AttemptErrorClass; 
   return { errorClass: "network", message: String(error) };
 }
 
-async function readBody(body: Dispatcher.ResponseData["body"]): Promise<string> {
-  const chunks: Buffer[] = [];
-  let kept = 0;
-  let seen = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    seen += chunk.length;
-    if (kept < RECORDED_BODY_BYTES) {
-      const part = chunk.subarray(0, RECORDED_BODY_BYTES - kept);
-      chunks.push(part);
-      kept += part.length;
-    }
-    if (seen > DRAINED_BODY_BYTES) {
-      body.destroy();
-      break;
-    }
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
 function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name];
     if (value !== undefined) out[name] = Array.isArray(value) ? value.join(", ") : value;
   }
   return out;
+}
+
+function timeoutError(timeoutMs: number): Error {
+  const error = new Error(`no complete response within ${timeoutMs} ms`);
+  error.name = "TimeoutError";
+  return error;
+}
+
+/**
+ * One attempt's undici handler: collects the status, headers and the first RECORDED_BODY_BYTES
+ * of the body, and settles exactly once — on the response's end, an error, or the deadline.
+ */
+class AttemptHandler implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | null = null;
+  private status: number | null = null;
+  private headers: Record<string, string> = {};
+  private chunks: Buffer[] = [];
+  private kept = 0;
+  private seen = 0;
+  /** Set when the deadline passed or the body ran past DRAINED_BODY_BYTES: the connection is dropped. */
+  private abortReason: Error | null = null;
+  private settled = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly started: number,
+    private readonly timeoutMs: number,
+    private readonly resolve: (result: SendResult) => void,
+  ) {
+    this.timer = setTimeout(() => this.onDeadline(), timeoutMs);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    // The deadline passed while the request waited for a connection: never send it.
+    if (this.abortReason !== null) controller.abort(this.abortReason);
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    if (statusCode < 200) return; // 1xx informational: the real response follows
+    this.status = statusCode;
+    this.headers = flattenHeaders(headers);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.seen += chunk.length;
+    if (this.kept < RECORDED_BODY_BYTES) {
+      const part = chunk.length <= RECORDED_BODY_BYTES - this.kept ? chunk : chunk.subarray(0, RECORDED_BODY_BYTES - this.kept);
+      this.chunks.push(part);
+      this.kept += part.length;
+    }
+    if (this.seen > DRAINED_BODY_BYTES && this.abortReason === null) {
+      this.abortReason = new Error("response body over 1 MB: connection dropped");
+      this.settleWithResponse();
+      controller.abort(this.abortReason);
+    }
+  }
+
+  onResponseEnd(): void {
+    this.settleWithResponse();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    // After an oversized body the response was already settled; the abort's error is ours.
+    this.settleWithError(error);
+  }
+
+  /** The request could not even be dispatched (a bad URL, a closed agent). */
+  fail(error: unknown): void {
+    this.settleWithError(error);
+  }
+
+  private onDeadline(): void {
+    if (this.settled) return;
+    this.abortReason = timeoutError(this.timeoutMs);
+    this.settleWithError(this.abortReason);
+    this.controller?.abort(this.abortReason);
+  }
+
+  private settleWithResponse(): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    const status = this.status ?? 0;
+    const ok = status >= 200 && status < 300;
+    const body = this.chunks.length === 0 ? "" : this.chunks.length === 1 ? this.chunks[0]!.toString("utf8") : Buffer.concat(this.chunks).toString("utf8");
+    this.resolve({
+      status,
+      headers: this.headers,
+      body,
+      durationMs: performance.now() - this.started,
+      errorClass: ok ? null : "http",
+      errorMessage: ok ? null : `HTTP ${status}`,
+    });
+  }
+
+  private settleWithError(error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    const { errorClass, message } = classifyError(error);
+    this.resolve({ status: null, headers: {}, body: "", durationMs: performance.now() - this.started, errorClass, errorMessage: message });
+  }
+}
+
+/** Webhook URLs split into undici's origin and path once, not per attempt (`new URL` was 1-2% of a delivery). */
+const urlParts = new LRUCache<string, { origin: string; path: string }>({ max: 10_000 });
+
+function splitUrl(url: string): { origin: string; path: string } {
+  let parts = urlParts.get(url);
+  if (parts === undefined) {
+    const parsed = new URL(url);
+    parts = { origin: parsed.origin, path: parsed.pathname + parsed.search };
+    urlParts.set(url, parts);
+  }
+  return parts;
 }
 
 export function makeSender(options: SenderOptions = {}): Sender {
@@ -86,49 +193,31 @@ export function makeSender(options: SenderOptions = {}): Sender {
     ...(options.connect === undefined ? {} : { connect: options.connect }),
   });
   return {
-    async send(request, timeoutMs) {
+    send(request, timeoutMs) {
       const started = performance.now();
-      try {
-        const response = await agent.request({
-          origin: new URL(request.url).origin,
-          path: pathOf(request.url),
-          method: request.method as Dispatcher.HttpMethod,
-          headers: request.headers,
-          body: request.body,
-          headersTimeout: timeoutMs,
-          bodyTimeout: timeoutMs,
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        const body = await readBody(response.body);
-        const status = response.statusCode;
-        const ok = status >= 200 && status < 300;
-        return {
-          status,
-          headers: flattenHeaders(response.headers),
-          body,
-          durationMs: performance.now() - started,
-          errorClass: ok ? null : "http",
-          errorMessage: ok ? null : `HTTP ${status}`,
-        };
-      } catch (error) {
-        const { errorClass, message } = classifyError(error);
-        return { status: null, headers: {}, body: "", durationMs: performance.now() - started, errorClass, errorMessage: message };
-      }
+      return new Promise<SendResult>((resolve) => {
+        const handler = new AttemptHandler(started, timeoutMs, resolve);
+        try {
+          const { origin, path } = splitUrl(request.url);
+          agent.dispatch(
+            {
+              origin,
+              path,
+              method: request.method as Dispatcher.HttpMethod,
+              headers: request.headers,
+              body: request.body,
+              headersTimeout: timeoutMs,
+              bodyTimeout: timeoutMs,
+            },
+            handler,
+          );
+        } catch (error) {
+          handler.fail(error);
+        }
+      });
     },
     async close() {
       await agent.close();
     },
   };
-}
-
-const pathCache = new Map<string, string>();
-function pathOf(url: string): string {
-  let path = pathCache.get(url);
-  if (path === undefined) {
-    const parsed = new URL(url);
-    path = parsed.pathname + parsed.search;
-    if (pathCache.size > 10_000) pathCache.clear();
-    pathCache.set(url, path);
-  }
-  return path;
 }

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes } from "node:crypto";
+import { LRUCache } from "lru-cache";
 
 /** Standard Webhooks (https://www.standardwebhooks.com) signing, as `standardwebhooks` and `svix` verify it. */
 const SECRET_PREFIX = "whsec_";
@@ -13,13 +14,21 @@ export function isSigningSecret(value: string): boolean {
   return key.length >= 16 && key.length <= 64;
 }
 
+/** Decoded keys, one per secret in use: decoding the base64 secret was a third of each signature's cost. */
+const decodedKeys = new LRUCache<string, Buffer>({ max: 10_000 });
+
 function secretKey(secret: string): Buffer {
-  return Buffer.from(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret, "base64");
+  let key = decodedKeys.get(secret);
+  if (key === undefined) {
+    key = Buffer.from(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret, "base64");
+    decodedKeys.set(secret, key);
+  }
+  return key;
 }
 
 /** One `v1,<base64>` signature of `{id}.{timestamp}.{body}`. */
 export function signStandardWebhook(secret: string, id: string, timestampSeconds: number, body: string): string {
-  const mac = createHmac("sha256", secretKey(secret)).update(`${id}.${timestampSeconds}.${body}`).digest("base64");
+  const mac = createHmac("sha256", secretKey(secret)).update(`${id}.${timestampSeconds}.`).update(body).digest("base64");
   return `v1,${mac}`;
 }
 

@@ -1,6 +1,7 @@
 /**
  * The benchmark harness on a tiny load, run as a user runs it (the built dist, a subprocess):
- * checks that every scenario reports its figures and that they are sane, not how fast they are.
+ * checks that every scenario reports real figures — rates above zero, every delivery counted,
+ * finite ratios — not how fast they are.
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -12,7 +13,7 @@ const MAIN = fileURLToPath(new URL("../../dist/bench/main.js", import.meta.url))
 const TINY = [
   "--quick", "--json",
   "--ceiling-requests", "200",
-  "--deliveries", "200", "--fanouts", "1,10",
+  "--deliveries", "200", "--fanouts", "1,10", "--peer-deliveries", "200",
   "--latency-rate", "200", "--latency-seconds", "1",
   "--ingest-requests", "200", "--ingest-concurrency", "10", "--ingest-batch-size", "20",
   "--isolation-webhooks", "10", "--isolation-events", "20", "--hang-timeout-ms", "300",
@@ -55,7 +56,7 @@ describe("npm run bench", () => {
     expect(code, stderr).toBe(0);
     const report = JSON.parse(stdout) as Record<string, any>;
 
-    for (const name of ["ceiling", "throughput", "latency", "isolation", "backlog"]) {
+    for (const name of ["ceiling", "throughput", "peers", "latency", "isolation", "backlog"]) {
       expect(report[name], `${name} missing`).toBeTypeOf("object");
       expect(report[name].error, `${name} failed: ${report[name].error}`).toBeUndefined();
     }
@@ -71,9 +72,49 @@ describe("npm run bench", () => {
       expect(Number.isFinite(rate.ratioToCeiling) && rate.ratioToCeiling > 0, `${path}.ratioToCeiling`).toBe(true);
     }
 
-    for (const level of report.ceiling.byConcurrency) expect(level.rate.ratioToCeiling).toBe(1);
-    for (const row of report.throughput.cases) expect(row.attemptsRecorded).toBe(row.deliveries);
+    // The ceiling is the bare client; Herald's sender is measured next to it at every concurrency used.
+    expect(report.ceiling.byConcurrency.map((level: { concurrency: number }) => level.concurrency)).toEqual(expect.arrayContaining([10, 100]));
+    for (const level of report.ceiling.byConcurrency) {
+      expect(level.rate.ratioToCeiling).toBe(1);
+      expect(level.bare).toHaveLength(3);
+      for (const sample of [...level.bare, ...level.sender.samples]) {
+        expect(sample.requestsPerSecond).toBeGreaterThan(0);
+        expect(sample.cpuMicrosPerRequest).toBeGreaterThan(0);
+      }
+      expect(Number.isFinite(level.bareSpread) && level.bareSpread >= 1).toBe(true);
+      expect(level.sender.rate.perSecond).toBeGreaterThan(0);
+      expect(Number.isFinite(level.sender.rate.ratioToCeiling)).toBe(true);
+      expect(typeof level.sender.target.met).toBe("boolean");
+    }
+
     expect(report.throughput.cases.map((row: { webhooks: number }) => row.webhooks)).toEqual([1, 10]);
+    for (const row of report.throughput.cases) {
+      expect(row.deliveries).toBe(200);
+      expect(row.attemptsRecorded).toBe(row.deliveries);
+      expect(row.receiverReceived).toBeGreaterThanOrEqual(row.deliveries);
+      expect(row.deliveriesPerSecond.perSecond).toBeGreaterThan(0);
+      expect(row.deliveriesPerSecond.ceilingConcurrency).toBe(row.concurrency);
+      expect(Number.isFinite(row.deliveriesPerSecond.ratioToCeiling)).toBe(true);
+      expect(row.deliveriesPerSecond.ceilingSpread).toBeGreaterThanOrEqual(1);
+      expect(row.cpuMicrosPerDelivery).toBeGreaterThan(0);
+    }
+
+    // Peers: Herald's drain always; a peer whose server is missing says so instead of a number.
+    const peers = report.peers;
+    expect(peers.deliveries).toBe(200);
+    expect(peers.herald.deliveries).toBe(200);
+    expect(peers.herald.deliveriesPerSecond).toBeGreaterThan(0);
+    for (const key of ["bullmq", "pgboss"]) {
+      const peer = peers[key];
+      if ("unavailable" in peer) {
+        expect(peer.unavailable).toMatch(/\w/);
+        continue;
+      }
+      expect(peer.deliveries).toBe(200);
+      expect(peer.deliveriesPerSecond).toBeGreaterThan(0);
+      expect(Number.isFinite(peer.heraldRatio) && peer.heraldRatio > 0).toBe(true);
+      expect(peer.keepsLess).toMatch(/no attempt record/);
+    }
 
     const latency = report.latency;
     expect(latency.received).toBe(latency.triggered);
@@ -82,8 +123,17 @@ describe("npm run bench", () => {
     expect(latency.p95Ms).toBeLessThanOrEqual(latency.p99Ms);
     expect(latency.p99Ms).toBeLessThanOrEqual(latency.maxMs);
 
-    expect(report.isolation.healthyRatio).toBeGreaterThan(0);
+    expect(latency.triggered).toBeGreaterThan(0);
+    expect(latency.missing).toBe(0);
+
+    const isolation = report.isolation;
+    expect(isolation.allHealthy.deliveries).toBe(isolation.webhooks * isolation.events);
+    expect(isolation.withHanging.healthyDeliveries).toBe((isolation.webhooks - isolation.hangingWebhooks) * isolation.events);
+    expect(isolation.healthyRatio).toBeGreaterThan(0);
+    expect(Number.isFinite(isolation.healthyRatio)).toBe(true);
     expect(report.backlog.large.deliveries).toBeGreaterThanOrEqual(400);
+    expect(report.backlog.small.deliveries).toBeGreaterThanOrEqual(100);
+    expect(Number.isFinite(report.backlog.drainRatio) && report.backlog.drainRatio > 0).toBe(true);
     expect(report.backlog.rssPeakMb).toBeGreaterThan(0);
     expect(report.machine.nproc).toBeGreaterThan(0);
     expect(Array.isArray(report.targetsMissed)).toBe(true);
