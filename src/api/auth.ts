@@ -5,6 +5,7 @@
  * tenant routes under /v1, /events and /cloud-agent, and public elsewhere (docs, dashboard).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { LRUCache } from "lru-cache";
 import type { Herald, Scope } from "../herald.js";
 import { HeraldError } from "../errors.js";
 import { hashApiKey, secretsEqual } from "./api-keys.js";
@@ -26,12 +27,12 @@ declare module "fastify" {
   }
 }
 
-/** Found keys are remembered briefly so each request does not cost a store read; revocation clears it in this process at once. */
+/** Found keys are remembered briefly (the least recently used dropped past the cap) so each request does not cost a store read; revocation clears it in this process at once. */
 const KEY_CACHE_MS = 5_000;
 const KEY_CACHE_MAX = 10_000;
 
 export class Authenticator {
-  private readonly cache = new Map<string, { principal: Principal; until: number }>();
+  private readonly cache = new LRUCache<string, Principal>({ max: KEY_CACHE_MAX, ttl: KEY_CACHE_MS });
 
   constructor(
     private readonly herald: Herald,
@@ -57,20 +58,20 @@ export class Authenticator {
     if (this.adminApiKey !== null && secretsEqual(key, this.adminApiKey)) return { kind: "admin" };
     const hash = hashApiKey(key);
     const cached = this.cache.get(hash);
-    if (cached && cached.until > Date.now()) return cached.principal;
+    if (cached) return cached;
     const stored = await this.herald.apiKeys.findByHash(hash);
     if (!stored || stored.revokedAt !== null) {
       throw new HeraldError("HERALD_ERR_UNAUTHORIZED", "apikey: the API key is unknown or revoked", { field: "apikey" });
     }
     const principal: Principal = { kind: "tenant", tenantId: stored.tenantId, keyId: stored.id };
-    if (this.cache.size >= KEY_CACHE_MAX) this.cache.clear();
-    this.cache.set(hash, { principal, until: Date.now() + KEY_CACHE_MS });
+    this.cache.set(hash, principal);
     return principal;
   }
 
   /** The onRequest hook: runs before the body is read, so an unauthenticated caller cannot make the server parse a large body. */
   install(app: FastifyInstance): void {
     app.decorateRequest("principal", null);
+    this.limiter.install(app, (request) => rateKeyOf(principalOf(request)));
     app.addHook("onRequest", async (request, reply) => {
       const access = routeAccess(request);
       if (access === "public") return;
@@ -89,15 +90,14 @@ export class Authenticator {
     });
   }
 
-  private limit(request: FastifyRequest, reply: FastifyReply, principal: Principal): FastifyReply | undefined {
-    const rateKey = principal.kind === "admin" ? "admin" : principal.keyId;
-    const decision = this.limiter.take(rateKey);
+  private async limit(request: FastifyRequest, reply: FastifyReply, principal: Principal): Promise<FastifyReply | undefined> {
+    const decision = await this.limiter.take(request);
     if (decision.allowed) return undefined;
     if (decision.notify) {
       const tenantId = principal.kind === "tenant" ? principal.tenantId : this.herald.defaultTenantId;
       this.herald.emitSystemEvent(
         "api.limit.exceeded",
-        { key_id: principal.kind === "tenant" ? principal.keyId : "admin", limit_per_second: this.rateLimitPerSecond, path: request.url.split("?")[0] },
+        { key_id: rateKeyOf(principal), limit_per_second: this.rateLimitPerSecond, path: request.url.split("?")[0] },
         tenantId,
       );
     }
@@ -111,6 +111,11 @@ export class Authenticator {
       ),
     );
   }
+}
+
+/** Each API key is limited on its own; the admin key is one more key. */
+function rateKeyOf(principal: Principal): string {
+  return principal.kind === "admin" ? "admin" : principal.keyId;
 }
 
 function headerValue(request: FastifyRequest, name: string): string | undefined {

@@ -7,76 +7,102 @@
  */
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { lookup as dnsLookupAsync } from "node:dns/promises";
-import { BlockList, isIP, isIPv4 } from "node:net";
+import { isIP } from "node:net";
+import ipaddr from "ipaddr.js";
 import { buildConnector } from "undici";
 import { HeraldError } from "../errors.js";
 
-const RANGES: Array<[name: string, cidr: string]> = [
-  ["unspecified (0.0.0.0/8)", "0.0.0.0/8"],
-  ["private (10.0.0.0/8)", "10.0.0.0/8"],
-  ["CGNAT (100.64.0.0/10)", "100.64.0.0/10"],
-  ["loopback (127.0.0.0/8)", "127.0.0.0/8"],
-  ["link-local / cloud metadata (169.254.0.0/16)", "169.254.0.0/16"],
-  ["private (172.16.0.0/12)", "172.16.0.0/12"],
-  ["IETF protocol assignments (192.0.0.0/24)", "192.0.0.0/24"],
-  ["documentation (192.0.2.0/24)", "192.0.2.0/24"],
-  ["private (192.168.0.0/16)", "192.168.0.0/16"],
-  ["benchmarking (198.18.0.0/15)", "198.18.0.0/15"],
-  ["documentation (198.51.100.0/24)", "198.51.100.0/24"],
-  ["documentation (203.0.113.0/24)", "203.0.113.0/24"],
-  ["multicast (224.0.0.0/4)", "224.0.0.0/4"],
-  ["reserved (240.0.0.0/4)", "240.0.0.0/4"],
-  ["unspecified (::/128)", "::/128"],
-  ["loopback (::1/128)", "::1/128"],
-  ["ULA (fc00::/7)", "fc00::/7"],
-  ["link-local (fe80::/10)", "fe80::/10"],
-  ["multicast (ff00::/8)", "ff00::/8"],
-  ["documentation (2001:db8::/32)", "2001:db8::/32"],
-];
+/** How each of ipaddr.js's special ranges is named in the refusal; any range it adds later is refused under its own name. */
+const IPV4_RANGE_NAMES: Record<string, string> = {
+  unspecified: "unspecified (0.0.0.0/8)",
+  broadcast: "broadcast (255.255.255.255)",
+  multicast: "multicast (224.0.0.0/4)",
+  linkLocal: "link-local / cloud metadata (169.254.0.0/16)",
+  loopback: "loopback (127.0.0.0/8)",
+  carrierGradeNat: "CGNAT (100.64.0.0/10)",
+  private: "private (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)",
+  reserved: "reserved, documentation or benchmarking (192.0.0.0/24, 192.0.2.0/24, 198.18.0.0/15, 240.0.0.0/4, ...)",
+  as112: "AS112 DNS sink (192.175.48.0/24, 192.31.196.0/24)",
+  amt: "AMT relay anycast (192.52.193.0/24)",
+};
 
-const blockLists = RANGES.map(([name, cidr]) => {
-  const [network, prefix] = cidr.split("/") as [string, string];
-  const list = new BlockList();
-  list.addSubnet(network, Number(prefix), isIPv4(network) ? "ipv4" : "ipv6");
-  return { name, list, family: isIPv4(network) ? ("ipv4" as const) : ("ipv6" as const) };
-});
+const IPV6_RANGE_NAMES: Record<string, string> = {
+  unspecified: "unspecified (::/128)",
+  loopback: "loopback (::1/128)",
+  linkLocal: "link-local (fe80::/10)",
+  multicast: "multicast (ff00::/8)",
+  uniqueLocal: "ULA (fc00::/7)",
+  deprecatedSiteLocal: "site-local (fec0::/10, deprecated)",
+  discard: "discard-only (100::/64)",
+  rfc6052: "NAT64 local-use (64:ff9b:1::/48)",
+  teredo: "Teredo (2001::/32)",
+  benchmarking: "benchmarking (2001:2::/48)",
+  amt: "AMT relay anycast (2001:3::/32)",
+  as112v6: "AS112 DNS sink (2001:4:112::/48, 2620:4f:8000::/48)",
+  deprecatedOrchid: "ORCHID (2001:10::/28, deprecated)",
+  orchid2: "ORCHIDv2 (2001:20::/28)",
+  droneRemoteIdProtocolEntityTags: "drone remote ID (2001:30::/28)",
+  segmentRouting: "SRv6 SIDs (5f00::/16)",
+  reserved: "reserved or documentation (2001::/23, 2001:db8::/32, 3fff::/20)",
+};
 
-/** IPv4 embedded in IPv6 forms that route to that IPv4 address: mapped (::ffff:a.b.c.d), NAT64, 6to4. */
-function embeddedIPv4(address: string): string | null {
-  const lower = address.toLowerCase();
-  const mapped = /^(?:::ffff:|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-  if (mapped) return mapped[1]!;
-  const hexMapped = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
-  if (hexMapped) {
-    const high = parseInt(hexMapped[1]!, 16);
-    const low = parseInt(hexMapped[2]!, 16);
-    return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+const IPV4_COMPATIBLE = "IPv4-compatible IPv6 (::/96, deprecated)";
+const OUTSIDE_GLOBAL_UNICAST = "reserved (outside the global unicast 2000::/3)";
+
+function ipv4From(high: number, low: number): ipaddr.IPv4 {
+  return new ipaddr.IPv4([high >> 8, high & 255, low >> 8, low & 255]);
+}
+
+function ipv4Range(address: ipaddr.IPv4): string | null {
+  const range = address.range();
+  return range === "unicast" ? null : (IPV4_RANGE_NAMES[range] ?? range);
+}
+
+/**
+ * The IPv4 address a packet to this IPv6 address is delivered to, for the forms that carry one
+ * the network routes to: IPv4-mapped (::ffff:a.b.c.d, dialled as IPv4 by a dual-stack socket),
+ * IPv4-translated (::ffff:0:a.b.c.d, SIIT), NAT64 (64:ff9b::a.b.c.d) and 6to4 (2002:aabb:ccdd::).
+ */
+function embeddedIPv4(address: ipaddr.IPv6): { via: string; inner: ipaddr.IPv4 } | null {
+  const parts = address.parts;
+  const at = (i: number) => parts[i] ?? 0;
+  switch (address.range()) {
+    case "ipv4Mapped":
+      return { via: "IPv4-mapped IPv6", inner: address.toIPv4Address() };
+    case "rfc6145":
+      return { via: "IPv4-translated IPv6", inner: ipv4From(at(6), at(7)) };
+    case "rfc6052":
+      // Only the well-known /96 puts the IPv4 address in the last 32 bits; the local-use /48 is refused whole.
+      return at(2) === 0 && at(3) === 0 && at(4) === 0 && at(5) === 0 ? { via: "NAT64", inner: ipv4From(at(6), at(7)) } : null;
+    case "6to4":
+      return { via: "6to4", inner: ipv4From(at(1), at(2)) };
+    default:
+      return null;
   }
-  const sixToFour = /^2002:([0-9a-f]{1,4}):([0-9a-f]{1,4}):/.exec(lower);
-  if (sixToFour) {
-    const high = parseInt(sixToFour[1]!, 16);
-    const low = parseInt(sixToFour[2]!, 16);
-    return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+}
+
+function ipv6Range(address: ipaddr.IPv6): string | null {
+  const embedded = embeddedIPv4(address);
+  if (embedded) {
+    const inner = ipv4Range(embedded.inner);
+    return inner === null ? null : `${inner} via ${embedded.via}`;
   }
-  return null;
+  const range = address.range();
+  if (range !== "unicast") return IPV6_RANGE_NAMES[range] ?? range;
+  const first = address.parts[0] ?? 0;
+  // ::a.b.c.d (IPv4-compatible, deprecated by RFC 4291) is "unicast" to ipaddr.js; it is never a real host, and old stacks tunnel it to the IPv4 address inside.
+  if (first === 0 && address.parts.slice(1, 6).every((part) => part === 0)) return IPV4_COMPATIBLE;
+  // Everything outside 2000::/3 is unassigned by IANA (the special ranges above are named).
+  return first >= 0x2000 && first <= 0x3fff ? null : OUTSIDE_GLOBAL_UNICAST;
 }
 
 /** The name of the non-public range an IP address falls in, or null for a public address. */
 export function nonPublicRange(address: string): string | null {
   const bare = address.replace(/^\[|\]$/g, "").replace(/%.*$/, "");
-  const family = isIP(bare);
-  if (family === 0) return null;
-  if (family === 6) {
-    const v4 = embeddedIPv4(bare);
-    if (v4 !== null) {
-      const inner = nonPublicRange(v4);
-      return inner === null ? null : `${inner} via IPv4-mapped IPv6`;
-    }
-  }
-  for (const { name, list, family: rangeFamily } of blockLists) {
-    if ((family === 4) === (rangeFamily === "ipv4") && list.check(bare, rangeFamily)) return name;
-  }
-  return null;
+  // isIP first: ipaddr.js also reads forms like 0x7f.1 that no socket is handed as an address.
+  if (isIP(bare) === 0) return null;
+  const parsed = ipaddr.parse(bare);
+  return parsed instanceof ipaddr.IPv4 ? ipv4Range(parsed) : ipv6Range(parsed);
 }
 
 export interface TargetPolicy {
