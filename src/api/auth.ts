@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { LRUCache } from "lru-cache";
 import type { Herald, Scope } from "../herald.js";
 import { HeraldError } from "../errors.js";
-import { hashApiKey, secretsEqual } from "./api-keys.js";
+import { hashApiKey, secretsEqual } from "../secrets/api-key-text.js";
 import { makeProblem, sendProblem } from "./problem.js";
 import type { RateLimiter } from "./rate-limit.js";
 
