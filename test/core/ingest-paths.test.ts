@@ -16,12 +16,35 @@ afterEach(async () => {
 
 const ORDER_SCHEMA = { type: "object", required: ["amount"], properties: { amount: { type: "number" } } };
 
-/** The store with its ingest calls counted (and the next `failIngestMany` shared commits failing). */
+/**
+ * The store with its ingest calls counted (and the next `failIngestMany` shared commits
+ * failing). `align(n)` holds the answers of the next n event-type reads (the last read before
+ * an ingest is submitted) until all n have arrived, so n concurrent calls reach the group
+ * commit in the same turn on any backend, however the store's round trips interleave.
+ */
 function countingStore(store: Store) {
   const counts = { ingest: 0, ingestMany: 0, failIngestMany: 0 };
+  let aligned: { left: number; release: () => void; gate: Promise<void> } | null = null;
+  const align = (n: number) => {
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    aligned = { left: n, release, gate };
+  };
   const wrapped = new Proxy(store, {
     get(target, property, receiver) {
       const value: unknown = Reflect.get(target, property, receiver);
+      if (property === "getEventType" && aligned) {
+        const batch = aligned;
+        return async (...args: Parameters<Store["getEventType"]>) => {
+          const answer = await target.getEventType(...args);
+          if (--batch.left === 0) {
+            aligned = null;
+            batch.release();
+          }
+          await batch.gate;
+          return answer;
+        };
+      }
       if (property === "ingest") return (...args: Parameters<Store["ingest"]>) => (counts.ingest++, target.ingest(...args));
       if (property === "ingestMany") {
         return (...args: Parameters<Store["ingestMany"]>) => {
@@ -36,7 +59,7 @@ function countingStore(store: Store) {
       return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
   });
-  return { store: wrapped, counts };
+  return { store: wrapped, counts, align };
 }
 
 describe("one ingest path", () => {
@@ -64,9 +87,10 @@ describe("one ingest path", () => {
 
   it("single triggers, a batch and system events in the same turn share one commit", async () => {
     const base = await openEngine();
-    const { store, counts } = countingStore(await storeOf(base));
+    const { store, counts, align } = countingStore(await storeOf(base));
     const herald = await openEngine({ store, createDefaultTenant: false });
     const before = { ...counts };
+    align(3);
     await Promise.all([
       herald.trigger("custom", { n: 1 }),
       herald.trigger("custom", { n: 2 }),
@@ -79,10 +103,11 @@ describe("one ingest path", () => {
 
   it("a shared commit that fails for no input's fault is reported through onError, and every event is still committed alone", async () => {
     const base = await openEngine();
-    const { store, counts } = countingStore(await storeOf(base));
+    const { store, counts, align } = countingStore(await storeOf(base));
     const reported: Array<{ error: unknown; context: string }> = [];
     const herald = await openEngine({ store, createDefaultTenant: false, onError: (error, context) => reported.push({ error, context }) });
     counts.failIngestMany = 1;
+    align(2);
     const results = await Promise.all([herald.trigger("custom", { n: 1 }), herald.trigger("custom", { n: 2 })]);
     expect(results.every((r) => !r.duplicate)).toBe(true);
     expect(reported).toHaveLength(1);

@@ -1,0 +1,205 @@
+/**
+ * The `Store` methods both SQL backends share, each a call into this folder's query modules
+ * through the backend's runner. SqliteStore and PostgresStore extend this and add what differs
+ * between them: claims, ingest, attempt batching, lease release, wake-ups, migrations and
+ * connections. PostgresStore also wraps the few writes that make work due, to send a wake-up.
+ */
+import type { DeliveryState, EventType, RecoveryJob, Tenant, Webhook, WebhookStatus } from "../../domain/types.js";
+import type { SecretBox } from "../../secrets/secret-box.js";
+import type { AttemptSeriesQuery } from "../stats-series.js";
+import type {
+  AttemptOutcome, ClaimRequest, DeliveryFilter, DueDelivery, EventFilter, IngestRequest, IngestResult, Store, StoreCapabilities,
+  StoredApiKey, WebhookFilter,
+} from "../store.js";
+import { webhookAttemptSeries } from "./attempt-series.js";
+import * as deliveries from "./deliveries.js";
+import * as eventTypes from "./event-types.js";
+import * as events from "./events.js";
+import * as recovery from "./recovery.js";
+import { deleteFinishedBefore } from "./retention.js";
+import type { SqlRunner } from "./runner.js";
+import * as tenants from "./tenants.js";
+import { webhookStats } from "./webhook-stats.js";
+import * as webhooks from "./webhooks.js";
+
+export abstract class SqlStore implements Store {
+  abstract readonly backend: Store["backend"];
+  abstract readonly capabilities: StoreCapabilities;
+
+  constructor(
+    protected readonly sql: SqlRunner,
+    protected readonly box: SecretBox,
+  ) {}
+
+  abstract migrate(): Promise<void>;
+  abstract close(): Promise<void>;
+  abstract ingest(request: IngestRequest): Promise<IngestResult>;
+  abstract ingestMany(requests: IngestRequest[]): Promise<IngestResult[]>;
+  abstract claimDueDeliveries(request: ClaimRequest): Promise<DueDelivery[]>;
+  abstract recordAttempts(outcomes: AttemptOutcome[], owner: string): Promise<void>;
+  abstract releaseLeases(filter: { expiredBefore?: number; owners?: string[] }, now: number): Promise<number>;
+
+  // ---- tenants and API keys
+
+  insertTenant(tenant: Tenant) {
+    return tenants.insertTenant(this.sql, tenant);
+  }
+
+  getTenant(id: string) {
+    return tenants.getTenant(this.sql, id);
+  }
+
+  listTenants() {
+    return tenants.listTenants(this.sql);
+  }
+
+  deleteTenant(id: string) {
+    return tenants.deleteTenant(this.sql, id);
+  }
+
+  insertApiKey(key: StoredApiKey) {
+    return tenants.insertApiKey(this.sql, key);
+  }
+
+  findApiKeyByHash(hash: string) {
+    return tenants.findApiKeyByHash(this.sql, hash);
+  }
+
+  getApiKey(id: string) {
+    return tenants.getApiKey(this.sql, id);
+  }
+
+  listApiKeys(tenantId: string) {
+    return tenants.listApiKeys(this.sql, tenantId);
+  }
+
+  revokeApiKey(id: string, now: number) {
+    return tenants.revokeApiKey(this.sql, id, now);
+  }
+
+  // ---- webhooks
+
+  insertWebhook(webhook: Webhook) {
+    return webhooks.insertWebhook(this.sql, this.box, webhook);
+  }
+
+  updateWebhook(webhook: Webhook) {
+    return webhooks.updateWebhook(this.sql, this.box, webhook);
+  }
+
+  getWebhook(id: string) {
+    return webhooks.getWebhook(this.sql, this.box, id);
+  }
+
+  listWebhooks(filter: WebhookFilter) {
+    return webhooks.listWebhooks(this.sql, this.box, filter);
+  }
+
+  deleteWebhook(id: string) {
+    return webhooks.deleteWebhook(this.sql, id);
+  }
+
+  listSubscribers(tenantId: string) {
+    return webhooks.listSubscribers(this.sql, tenantId);
+  }
+
+  setWebhookStatus(id: string, status: WebhookStatus, reason: string | null, now: number) {
+    return webhooks.setWebhookStatus(this.sql, id, status, reason, now);
+  }
+
+  markWebhookFailing(id: string, now: number) {
+    return webhooks.markWebhookFailing(this.sql, id, now);
+  }
+
+  clearWebhookFailing(id: string) {
+    return webhooks.clearWebhookFailing(this.sql, id);
+  }
+
+  webhookStats(webhookId: string) {
+    return webhookStats(this.sql, webhookId);
+  }
+
+  webhookAttemptSeries(webhookId: string, query: AttemptSeriesQuery) {
+    return webhookAttemptSeries(this.sql, webhookId, query);
+  }
+
+  // ---- events
+
+  getEvent(id: string) {
+    return events.getEvent(this.sql, id);
+  }
+
+  listEvents(filter: EventFilter) {
+    return events.listEvents(this.sql, filter);
+  }
+
+  // ---- deliveries and attempts
+
+  listLeaseOwners() {
+    return deliveries.listLeaseOwners(this.sql);
+  }
+
+  nextDueAt(after: number) {
+    return deliveries.nextDueAt(this.sql, after);
+  }
+
+  oldestDueAt() {
+    return deliveries.oldestDueAt(this.sql);
+  }
+
+  getDelivery(id: string) {
+    return deliveries.getDelivery(this.sql, id);
+  }
+
+  listDeliveries(filter: DeliveryFilter) {
+    return deliveries.listDeliveries(this.sql, filter);
+  }
+
+  listAttempts(deliveryId: string) {
+    return deliveries.listAttempts(this.sql, deliveryId);
+  }
+
+  requeueDelivery(id: string, now: number) {
+    return deliveries.requeueDelivery(this.sql, id, now);
+  }
+
+  countDeliveriesByState(): Promise<Record<DeliveryState, number>> {
+    return deliveries.countDeliveriesByState(this.sql);
+  }
+
+  // ---- recovery and retention
+
+  insertRecoveryJob(job: RecoveryJob) {
+    return recovery.insertRecoveryJob(this.sql, job);
+  }
+
+  getRecoveryJob(id: string) {
+    return recovery.getRecoveryJob(this.sql, id);
+  }
+
+  listRunningRecoveryJobs() {
+    return recovery.listRunningRecoveryJobs(this.sql);
+  }
+
+  async advanceRecoveryJob(id: string, batchSize: number, now: number): Promise<RecoveryJob | null> {
+    return (await recovery.advanceRecoveryJob(this.sql, id, batchSize, now)).job;
+  }
+
+  deleteFinishedBefore(cutoff: number, limit: number) {
+    return deleteFinishedBefore(this.sql, cutoff, limit);
+  }
+
+  // ---- event types
+
+  upsertEventType(eventType: EventType) {
+    return eventTypes.upsertEventType(this.sql, eventType);
+  }
+
+  getEventType(tenantId: string, name: string) {
+    return eventTypes.getEventType(this.sql, tenantId, name);
+  }
+
+  listEventTypes(tenantId: string) {
+    return eventTypes.listEventTypes(this.sql, tenantId);
+  }
+}

@@ -1,0 +1,59 @@
+/** Tenants and their API keys. */
+import type { ApiKey, Tenant } from "../../domain/types.js";
+import { type ApiKeyRow, type TenantRow, rowToApiKey, rowToTenant } from "../rows.js";
+import type { StoredApiKey } from "../store.js";
+import type { SqlRunner } from "./runner.js";
+
+export async function insertTenant(db: SqlRunner, tenant: Tenant): Promise<boolean> {
+  const { changes } = await db.run("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING", [
+    tenant.id, tenant.name, tenant.createdAt,
+  ]);
+  return changes === 1;
+}
+
+export async function getTenant(db: SqlRunner, id: string): Promise<Tenant | null> {
+  const row = await db.get<TenantRow>("SELECT * FROM tenants WHERE id = $1", [id]);
+  return row ? rowToTenant(row) : null;
+}
+
+export async function listTenants(db: SqlRunner): Promise<Tenant[]> {
+  return (await db.all<TenantRow>("SELECT * FROM tenants ORDER BY created_at, id")).map(rowToTenant);
+}
+
+export function deleteTenant(db: SqlRunner, id: string): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    // Events and deliveries carry tenant_id without a foreign key (global webhooks span tenants).
+    await tx.run("DELETE FROM events WHERE tenant_id = $1", [id]);
+    await tx.run("DELETE FROM event_types WHERE tenant_id = $1", [id]);
+    return (await tx.run("DELETE FROM tenants WHERE id = $1", [id])).changes === 1;
+  });
+}
+
+export async function insertApiKey(db: SqlRunner, key: StoredApiKey): Promise<void> {
+  await db.run("INSERT INTO api_keys (id, tenant_id, name, prefix, hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)", [
+    key.id, key.tenantId, key.name, key.prefix, key.hash, key.createdAt, key.revokedAt,
+  ]);
+}
+
+export async function findApiKeyByHash(db: SqlRunner, hash: string): Promise<StoredApiKey | null> {
+  const row = await db.get<ApiKeyRow>("SELECT * FROM api_keys WHERE hash = $1", [hash]);
+  return row ? rowToApiKey(row) : null;
+}
+
+export async function getApiKey(db: SqlRunner, id: string): Promise<StoredApiKey | null> {
+  const row = await db.get<ApiKeyRow>("SELECT * FROM api_keys WHERE id = $1", [id]);
+  return row ? rowToApiKey(row) : null;
+}
+
+/** A tenant's keys, oldest first, without their hashes. */
+export async function listApiKeys(db: SqlRunner, tenantId: string): Promise<ApiKey[]> {
+  const rows = await db.all<ApiKeyRow>("SELECT * FROM api_keys WHERE tenant_id = $1 ORDER BY created_at, id", [tenantId]);
+  return rows.map((row) => {
+    const { hash: _hash, ...key } = rowToApiKey(row);
+    return key;
+  });
+}
+
+export async function revokeApiKey(db: SqlRunner, id: string, now: number): Promise<boolean> {
+  return (await db.run("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL", [now, id])).changes === 1;
+}
