@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { LRUCache } from "lru-cache";
 import type { Herald, Scope } from "../herald.js";
-import { HeraldError } from "../errors.js";
+import { notFound, unauthorized } from "../errors.js";
 import { hashApiKey, secretsEqual } from "../secrets/api-key-text.js";
 import { makeProblem, sendProblem } from "./problem.js";
 import type { RateLimiter } from "./rate-limit.js";
@@ -50,7 +50,7 @@ export class Authenticator {
     const adminHeader = headerValue(request, "x-admin-api-key");
     if (adminHeader !== undefined) {
       if (this.adminApiKey !== null && secretsEqual(adminHeader, this.adminApiKey)) return { kind: "admin" };
-      throw new HeraldError("HERALD_ERR_UNAUTHORIZED", "x-admin-api-key: the admin API key is wrong", { field: "x-admin-api-key" });
+      throw unauthorized("x-admin-api-key", "the admin API key is wrong");
     }
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(headerValue(request, "authorization") ?? "")?.[1];
     const key = headerValue(request, "apikey") ?? bearer;
@@ -61,7 +61,7 @@ export class Authenticator {
     if (cached) return cached;
     const stored = await this.herald.apiKeys.findByHash(hash);
     if (!stored || stored.revokedAt !== null) {
-      throw new HeraldError("HERALD_ERR_UNAUTHORIZED", "apikey: the API key is unknown or revoked", { field: "apikey" });
+      throw unauthorized("apikey", "the API key is unknown or revoked");
     }
     const principal: Principal = { kind: "tenant", tenantId: stored.tenantId, keyId: stored.id };
     this.cache.set(hash, principal);
@@ -136,7 +136,7 @@ function routeAccess(request: FastifyRequest): Access {
 
 /** The caller's principal; routes behind auth always have one. */
 export function principalOf(request: FastifyRequest): Principal {
-  if (!request.principal) throw new HeraldError("HERALD_ERR_UNAUTHORIZED", "authentication required");
+  if (!request.principal) throw unauthorized("apikey", "authentication required");
   return request.principal;
 }
 
@@ -149,7 +149,7 @@ export function scopeOf(request: FastifyRequest, requestedTenantId?: string | nu
   const principal = principalOf(request);
   if (principal.kind === "tenant") {
     if (requestedTenantId !== undefined && requestedTenantId !== principal.tenantId) {
-      throw new HeraldError("HERALD_ERR_TENANT_NOT_FOUND", `tenantId: tenant ${requestedTenantId} not found`, { field: "tenantId" });
+      throw notFound.tenant(requestedTenantId ?? "null", "tenantId");
     }
     return { tenantId: principal.tenantId };
   }

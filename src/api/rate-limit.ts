@@ -10,6 +10,7 @@
 import fastifyRateLimit from "@fastify/rate-limit";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { LRUCache } from "lru-cache";
+import { internalError } from "../errors.js";
 
 export interface RateLimitDecision {
   allowed: boolean;
@@ -65,7 +66,7 @@ export class RateLimiter {
   /** Counts the request against its key. */
   async take(request: FastifyRequest): Promise<RateLimitDecision> {
     if (!this.enabled) return { allowed: true, retryAfterSeconds: 0, notify: false };
-    if (!this.check) throw new Error("rate limit: take() before install() and app.ready()");
+    if (!this.check) throw internalError("rate limit: take() before install() and app.ready()");
     const result = await this.check(request);
     if (result.isAllowed || !result.isExceeded) return { allowed: true, retryAfterSeconds: 0, notify: false };
     const notify = !this.noticed.has(result.key);

@@ -10,6 +10,7 @@ import fastifyStatic from "@fastify/static";
 // For `hide` in route schemas, which @fastify/swagger declares.
 import type {} from "@fastify/swagger";
 import type { FastifyInstance } from "fastify";
+import { internalError } from "../errors.js";
 
 /** src/dashboard/ and dist/dashboard/ are both two levels below the package root. */
 export const DASHBOARD_ASSETS_DIR = fileURLToPath(new URL("../../dashboard/", import.meta.url));
@@ -30,7 +31,7 @@ const ASSET_HEADERS = {
 
 /** Registered in a scope of its own so `reply.sendFile` does not leak to the API's routes. */
 export async function registerDashboardAssets(app: FastifyInstance, dir = DASHBOARD_ASSETS_DIR): Promise<void> {
-  if (!existsSync(join(dir, "index.html"))) throw new Error(`dashboard: index.html is missing from ${dir}`);
+  if (!existsSync(join(dir, "index.html"))) throw internalError(`dashboard: index.html is missing from ${dir}`);
   await app.register(async (scope) => {
     await scope.register(fastifyStatic, {
       root: dir,

@@ -10,7 +10,7 @@ import { lookup as dnsLookupAsync } from "node:dns/promises";
 import { isIP } from "node:net";
 import ipaddr from "ipaddr.js";
 import { buildConnector } from "undici";
-import { HeraldError } from "../errors.js";
+import { HeraldError, invalidField, privateTarget } from "../errors.js";
 
 /** How each of ipaddr.js's special ranges is named in the refusal; any range it adds later is refused under its own name. */
 const IPV4_RANGE_NAMES: Record<string, string> = {
@@ -112,11 +112,7 @@ export interface TargetPolicy {
 
 export function privateTargetError(host: string, address: string, range: string): HeraldError {
   const shown = host === address ? address : `${host} (${address})`;
-  return new HeraldError(
-    "HERALD_ERR_PRIVATE_TARGET",
-    `url: ${shown} is in the ${range} range, which webhooks may not reach; set HERALD_ALLOW_PRIVATE_TARGETS=true (library: allowPrivateTargets: true) to allow it`,
-    { field: "url" },
-  );
+  return privateTarget("url", `${shown} is in the ${range} range, which webhooks may not reach; set HERALD_ALLOW_PRIVATE_TARGETS=true (library: allowPrivateTargets: true) to allow it`);
 }
 
 /**
@@ -126,7 +122,7 @@ export function privateTargetError(host: string, address: string, range: string)
 export async function checkTargetUrl(url: string, policy: TargetPolicy): Promise<void> {
   const parsed = new URL(url);
   if (policy.httpsOnly && parsed.protocol !== "https:") {
-    throw new HeraldError("HERALD_ERR_VALIDATION", "url: must use https (HERALD_HTTPS_ONLY is set)", { field: "url" });
+    throw invalidField("url", "must use https (HERALD_HTTPS_ONLY is set)");
   }
   if (policy.allowPrivateTargets) return;
   const host = parsed.hostname.replace(/^\[|\]$/g, "");

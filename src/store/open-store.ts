@@ -1,5 +1,5 @@
 import { dirname, resolve } from "node:path";
-import { HeraldError } from "../errors.js";
+import { configError } from "../errors.js";
 import type { SecretBox } from "../secrets/secret-box.js";
 import { PostgresStore } from "./postgres/postgres-store.js";
 import { SqliteStore } from "./sqlite/sqlite-store.js";
@@ -18,7 +18,7 @@ export interface ParsedDatabaseUrl {
 export function parseDatabaseUrl(url: string): ParsedDatabaseUrl {
   if (url.startsWith("sqlite:")) {
     const path = url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "");
-    if (path === "") throw new HeraldError("HERALD_ERR_CONFIG", "HERALD_DATABASE_URL: sqlite: needs a file path, e.g. sqlite:./data/herald.db", { field: "HERALD_DATABASE_URL" });
+    if (path === "") throw configError("HERALD_DATABASE_URL", "sqlite: needs a file path, e.g. sqlite:./data/herald.db");
     if (path === ":memory:") return { backend: "sqlite", target: path, dataDir: null };
     const file = resolve(path);
     return { backend: "sqlite", target: file, dataDir: dirname(file) };
@@ -26,11 +26,7 @@ export function parseDatabaseUrl(url: string): ParsedDatabaseUrl {
   if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
     return { backend: "postgres", target: url, dataDir: resolve("./data") };
   }
-  throw new HeraldError(
-    "HERALD_ERR_CONFIG",
-    `HERALD_DATABASE_URL: ${JSON.stringify(url)} is not a database URL; use sqlite:<path> or postgres://user@host/db`,
-    { field: "HERALD_DATABASE_URL" },
-  );
+  throw configError("HERALD_DATABASE_URL", `${JSON.stringify(url)} is not a database URL; use sqlite:<path> or postgres://user@host/db`);
 }
 
 export async function openStore(url: ParsedDatabaseUrl, secretBox: SecretBox): Promise<Store> {

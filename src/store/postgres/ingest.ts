@@ -9,7 +9,7 @@
  */
 import type pg from "pg";
 import { assertSameEvent, keyHasExpired } from "../idempotency.js";
-import { HeraldError } from "../../errors.js";
+import { conflict } from "../../errors.js";
 import { type EventRow, rowToEvent } from "../rows.js";
 import type { IngestRequest, IngestResult } from "../store.js";
 
@@ -44,7 +44,7 @@ export async function ingestOne(client: pg.ClientBase, request: IngestRequest): 
   if (inserted.rowCount === 0) {
     // Lost a race with a concurrent ingest of the same id or key, which has committed by now.
     const winner = await findEarlier(client, request);
-    if (!winner) throw new HeraldError("HERALD_ERR_CONFLICT", `id: event ${event.id} conflicts with an event being written; retry`, { field: "id" });
+    if (!winner) throw conflict("id", `event ${event.id} conflicts with an event being written; retry`);
     return duplicateOf(client, winner, request);
   }
   if (request.deliveries.length > 0) {

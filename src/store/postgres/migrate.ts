@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { fileURLToPath } from "node:url";
+import { internalError } from "../../errors.js";
 import { listMigrations } from "../migration-files.js";
 
 /** Numbered, append-only migrations in migrations/postgres, the same sequence as migrations/sqlite. */
@@ -38,7 +39,7 @@ export async function applyPostgresMigrations(client: pg.ClientBase, schema: str
         await client.query("COMMIT");
       } catch (cause) {
         await client.query("ROLLBACK");
-        throw new Error(`PostgreSQL migration ${migration.name} failed: ${(cause as Error).message}`, { cause });
+        throw internalError(`PostgreSQL migration ${migration.name} failed: ${(cause as Error).message}`, { cause });
       }
       count++;
     }

@@ -8,7 +8,7 @@
  */
 import pg from "pg";
 import type { RecoveryJob, Webhook, WebhookStatus } from "../../domain/types.js";
-import { HeraldError } from "../../errors.js";
+import { configError } from "../../errors.js";
 import type { SecretBox } from "../../secrets/secret-box.js";
 import { advanceRecoveryJob } from "../sql/recovery.js";
 import { SqlStore } from "../sql/sql-store.js";
@@ -66,19 +66,14 @@ export class PostgresStore extends SqlStore {
       if (cause instanceof Error && "code" in cause && typeof cause.code === "string" && /^[0-9A-Z]{5}$/.test(cause.code) && !cause.code.startsWith("08")) {
         throw cause; // an SQL error from a reachable server: not a connection problem
       }
-      throw new HeraldError("HERALD_ERR_CONFIG", `HERALD_DATABASE_URL: cannot connect to PostgreSQL: ${(cause as Error).message}`, {
-        cause,
-        field: "HERALD_DATABASE_URL",
-      });
+      throw configError("HERALD_DATABASE_URL", `cannot connect to PostgreSQL: ${(cause as Error).message}`, cause);
     }
     return store;
   }
 
   constructor(options: PostgresStoreOptions) {
     if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) {
-      throw new HeraldError("HERALD_ERR_CONFIG", `schema: ${JSON.stringify(options.schema)} must be lower-case letters, digits and _ (at most 40)`, {
-        field: "schema",
-      });
+      throw configError("schema", `${JSON.stringify(options.schema)} must be lower-case letters, digits and _ (at most 40)`);
     }
     const schema = options.schema ?? null;
     // Session settings travel as startup options of every connection: no extra query, and no

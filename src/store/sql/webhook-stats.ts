@@ -3,7 +3,7 @@
  * indexes, never from loading rows into memory.
  */
 import type { WebhookStats } from "../../domain/types.js";
-import { HeraldError } from "../../errors.js";
+import { internalError } from "../../errors.js";
 import type { SqlRunner } from "./runner.js";
 
 const FAILED_ATTEMPT = "(response_status IS NULL OR response_status < 200 OR response_status > 299)";
@@ -36,7 +36,7 @@ const p95Offset = (attempts: number): number => Math.max(Math.ceil(0.95 * attemp
 
 export async function webhookStats(db: SqlRunner, webhookId: string): Promise<WebhookStats> {
   const summary = await db.get<SummaryRow>(SUMMARY_SQL, [webhookId]);
-  if (summary === undefined) throw new HeraldError("HERALD_ERR_INTERNAL", "webhook statistics query returned no row");
+  if (summary === undefined) throw internalError("webhook statistics query returned no row");
   const attempts = Number(summary.attempts);
   const p95 = attempts === 0
     ? null

@@ -14,7 +14,7 @@
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { HeraldError } from "../../errors.js";
+import { configError } from "../../errors.js";
 import type { SecretBox } from "../../secrets/secret-box.js";
 import { SqlStore } from "../sql/sql-store.js";
 import type { AttemptOutcome, ClaimRequest, DueDelivery, IngestRequest, IngestResult } from "../store.js";
@@ -90,10 +90,7 @@ function openDatabase(options: SqliteStoreOptions): Database.Database {
   try {
     db = new Database(options.path);
   } catch (cause) {
-    throw new HeraldError("HERALD_ERR_CONFIG", `HERALD_DATABASE_URL: cannot open SQLite file ${options.path}: ${(cause as Error).message}`, {
-      cause,
-      field: "HERALD_DATABASE_URL",
-    });
+    throw configError("HERALD_DATABASE_URL", `cannot open SQLite file ${options.path}: ${(cause as Error).message}`, cause);
   }
   db.pragma("journal_mode = WAL");
   db.pragma(`synchronous = ${options.synchronous ?? "NORMAL"}`);
