@@ -6,7 +6,7 @@ import { assertEventType, matchesEventType } from "../domain/event-patterns.js";
 import { isUuid, uuidv7 } from "../domain/ids.js";
 import type { HeraldEvent } from "../domain/types.js";
 import { invalidField, tooLarge } from "../errors.js";
-import type { IngestRequest, IngestResult, Store } from "../store/store.js";
+import type { IngestRequest, Store } from "../store/store.js";
 
 export interface EventInput {
   type: string;

@@ -38,8 +38,17 @@ export class HealthMonitor {
 
   start(): void {
     if (this.timer) return;
+    let checking = false;
     this.timer = setInterval(() => {
-      this.check(Date.now()).catch((error: unknown) => this.onError(error, "checking health"));
+      // Checks never overlap: one that outlived the interval (a slow store) would otherwise finish
+      // after a later one and announce a transition with an earlier time (degraded_for_ms < 0).
+      if (checking) return;
+      checking = true;
+      this.check(Date.now())
+        .catch((error: unknown) => this.onError(error, "checking health"))
+        .finally(() => {
+          checking = false;
+        });
     }, this.options.intervalMs);
     this.timer.unref();
   }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "vitest";
-import { adminHeaders, closeAll, makeTenant, startTestServer, tenantHeaders } from "./helpers.js";
+import { adminHeaders, closeAll, expectProblem, makeTenant, startTestServer, tenantHeaders } from "./helpers.js";
 
 afterEach(closeAll);
 
@@ -18,10 +18,13 @@ describe("authentication", () => {
     const server = await startTestServer();
     const wrongTenant = await server.app.inject({ method: "GET", url: "/v1/webhooks", headers: { apikey: "hk_nope" } });
     expect(wrongTenant.statusCode).toBe(401);
+    expectProblem(wrongTenant, "HERALD_ERR_UNAUTHORIZED");
     const wrongBearer = await server.app.inject({ method: "GET", url: "/v1/webhooks", headers: { authorization: "Bearer hk_nope" } });
     expect(wrongBearer.statusCode).toBe(401);
+    expectProblem(wrongBearer, "HERALD_ERR_UNAUTHORIZED");
     const wrongAdmin = await server.app.inject({ method: "GET", url: "/v1/tenants", headers: { "x-admin-api-key": "wrong" } });
     expect(wrongAdmin.statusCode).toBe(401);
+    expectProblem(wrongAdmin, "HERALD_ERR_UNAUTHORIZED");
     expect(wrongAdmin.json().field).toBe("x-admin-api-key");
   });
 
@@ -52,9 +55,10 @@ describe("authentication", () => {
     const revoked = await server.app.inject({ method: "DELETE", url: `/v1/api-keys/${keyId}`, headers: adminHeaders(server) });
     expect(revoked.statusCode).toBe(200);
     expect(revoked.json().revokedAt).not.toBeNull();
-    expect((await server.app.inject({ method: "GET", url: "/v1/webhooks", headers: other.headers })).statusCode).toBe(401);
+    expectProblem(await server.app.inject({ method: "GET", url: "/v1/webhooks", headers: other.headers }), "HERALD_ERR_UNAUTHORIZED");
     const again = await server.app.inject({ method: "DELETE", url: `/v1/api-keys/${keyId}`, headers: adminHeaders(server) });
     expect(again.statusCode).toBe(404);
+    expectProblem(again, "HERALD_ERR_API_KEY_NOT_FOUND");
     await expect.poll(async () => (await server.herald.events.list({ tenantId: other.id, type: "api.key.revoked" })).items.length).toBe(1);
     expect((await server.herald.events.list({ tenantId: other.id, type: "api.key.created" })).items).toHaveLength(1);
   });
@@ -75,10 +79,12 @@ describe("tenant isolation", () => {
       ["POST", `/v1/webhooks/${webhookId}/test`], ["POST", `/v1/webhooks/${webhookId}/recover`],
       ["GET", `/v1/events/${eventId}`], ["GET", `/v1/deliveries/${deliveries[0]}`], ["POST", `/v1/deliveries/${deliveries[0]}/retry`],
     ];
+    const notFound = { webhooks: "HERALD_ERR_WEBHOOK_NOT_FOUND", events: "HERALD_ERR_EVENT_NOT_FOUND", deliveries: "HERALD_ERR_DELIVERY_NOT_FOUND" } as const;
     for (const [method, url] of urls) {
       const payload = method === "PATCH" ? { name: "x" } : url.endsWith("/recover") ? { since: "2020-01-01T00:00:00Z" } : undefined;
       const response = await server.app.inject({ method: method as "GET", url, headers: other.headers, ...(payload ? { payload } : {}) });
       expect(response.statusCode, `${method} ${url}`).toBe(404);
+      expectProblem(response, notFound[url.split("/")[2] as keyof typeof notFound], `${method} ${url}`);
     }
     const [webhooks, events, deliveryList] = await Promise.all(
       ["/v1/webhooks", "/v1/events", "/v1/deliveries"].map((url) => server.app.inject({ method: "GET", url, headers: other.headers })),
@@ -96,11 +102,13 @@ describe("tenant isolation", () => {
       method: "POST", url: "/v1/events", headers: tenantHeaders(server), payload: { type: "a.b", data: {}, tenantId: other.id },
     });
     expect(asTenant.statusCode).toBe(404);
+    expectProblem(asTenant, "HERALD_ERR_TENANT_NOT_FOUND");
     expect(asTenant.json().field).toBe("tenantId");
     const asAdmin = await server.app.inject({ method: "POST", url: "/v1/events", headers: adminHeaders(server), payload: { type: "a.b", data: {}, tenantId: other.id } });
     expect(asAdmin.statusCode).toBe(202);
     const unknown = await server.app.inject({ method: "POST", url: "/v1/events", headers: adminHeaders(server), payload: { type: "a.b", data: {}, tenantId: "nope" } });
     expect(unknown.statusCode).toBe(404);
+    expectProblem(unknown, "HERALD_ERR_TENANT_NOT_FOUND");
     const theirs = await server.app.inject({ method: "GET", url: "/v1/events", headers: other.headers });
     expect(theirs.json().data.map((e: { id: string }) => e.id)).toContain(asAdmin.json().id);
     const filtered = await server.app.inject({ method: "GET", url: `/v1/events?tenantId=${other.id}`, headers: adminHeaders(server) });

@@ -8,9 +8,8 @@ import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { CONFIG_VARIABLES, loadConfig, type HeraldConfig } from "../../src/config/load-config.js";
 import { startServer } from "../../src/api/server.js";
-import { makeSecretBox, parseMasterKey } from "../../src/secrets/secret-box.js";
-import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
-import { closeAll, makeTempDir, startReceiver, startTestServer } from "./helpers.js";
+import { serverDatabaseUrl } from "../helpers/backends.js";
+import { closeAll, makeTempDir, runSql, startReceiver, startTestServer } from "./helpers.js";
 
 afterEach(closeAll);
 
@@ -66,7 +65,7 @@ describe("every documented variable has a consumer", () => {
     const receiver = await startReceiver();
     const { config, read } = recording(
       loadConfig({
-        HERALD_DATABASE_URL: `sqlite:${join(dir, "herald.db")}`, HERALD_LOG_LEVEL: "silent", HERALD_ALLOW_PRIVATE_TARGETS: "true", PORT: "0",
+        HERALD_DATABASE_URL: await serverDatabaseUrl(dir), HERALD_DATA_DIR: dir, HERALD_LOG_LEVEL: "silent", HERALD_ALLOW_PRIVATE_TARGETS: "true", PORT: "0",
         DEFAULT_WALLET_WEBHOOK_URL: `${receiver.url}/wallet`, GLOBAL_WEBHOOK_URL: `${receiver.url}/global`,
       }),
     );
@@ -93,13 +92,11 @@ describe("retention", () => {
     const [oldId, youngId] = [old.deliveries[0]!, young.deliveries[0]!];
     const done = async (id: string) => (await server.herald.deliveries.get(id)).state === "succeeded";
     for (let i = 0; i < 100 && !((await done(oldId)) && (await done(youngId))); i++) await new Promise((r) => setTimeout(r, 20));
-    // Age the records as time would: a second connection to the same file, as an operator's tool would have.
-    const secretKey = readFileSync(join(server.dataDir, "secret.key"), "utf8");
-    const store = new SqliteStore({ path: join(server.dataDir, "herald.db"), secretBox: makeSecretBox(parseMasterKey(secretKey, "secret.key")) });
+    // Age the records as time would: a second connection to the same database, as an operator's tool would have.
     const now = Date.now();
-    store.db.prepare("UPDATE deliveries SET completed_at = ?, created_at = ? WHERE id = ?").run(now - 2 * 86_400_000, now - 2 * 86_400_000, oldId);
-    store.db.prepare("UPDATE deliveries SET completed_at = ?, created_at = ? WHERE id = ?").run(now - 12 * 3_600_000, now - 12 * 3_600_000, youngId);
-    await store.close();
+    const age = "UPDATE deliveries SET completed_at = ?, created_at = ? WHERE id = ?";
+    await runSql(server, age, [now - 2 * 86_400_000, now - 2 * 86_400_000, oldId]);
+    await runSql(server, age, [now - 12 * 3_600_000, now - 12 * 3_600_000, youngId]);
     let gone = false;
     for (let i = 0; i < 150 && !gone; i++) {
       await new Promise((r) => setTimeout(r, 20));

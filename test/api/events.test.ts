@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "vitest";
-import { adminHeaders, closeAll, startReceiver, startTestServer, tenantHeaders } from "./helpers.js";
+import { adminHeaders, closeAll, expectProblem, startReceiver, startTestServer, tenantHeaders } from "./helpers.js";
 
 afterEach(closeAll);
 
@@ -20,7 +20,7 @@ describe("/v1/events", () => {
     expect(got.json()).toMatchObject({ id, type: "agent.started", deliveries: [{ id: deliveries[0] }] });
     const unmatched = await server.app.inject({ method: "POST", url: "/v1/events", headers, payload: { type: "task.failed", data: {} } });
     expect(unmatched.json().deliveries).toEqual([]);
-    expect((await server.app.inject({ method: "GET", url: "/v1/events/00000000-0000-7000-8000-000000000000", headers })).statusCode).toBe(404);
+    expectProblem(await server.app.inject({ method: "GET", url: "/v1/events/00000000-0000-7000-8000-000000000000", headers }), "HERALD_ERR_EVENT_NOT_FOUND");
   });
 
   test("the same id or Idempotency-Key returns the original event, not a second one", async () => {
@@ -40,26 +40,26 @@ describe("/v1/events", () => {
   test("each invalid field answers 400 or 422 naming it", async () => {
     const server = await startTestServer();
     const headers = tenantHeaders(server);
-    const cases: Array<[Record<string, unknown>, string, number]> = [
-      [{ data: {} }, "type", 400],
-      [{ type: "a.b" }, "data", 400],
-      [{ type: "bad type!", data: {} }, "type", 422],
-      [{ type: "a.b", data: {}, id: "not-a-uuid" }, "id", 422],
-      [{ type: "a.b", data: {}, metadata: [1] }, "metadata", 400],
-      [{ type: "a.b", data: {}, colour: 1 }, "colour", 400],
+    const cases: Array<[Record<string, unknown>, string, number, string]> = [
+      [{ data: {} }, "type", 400, "HERALD_ERR_BAD_REQUEST"],
+      [{ type: "a.b" }, "data", 400, "HERALD_ERR_BAD_REQUEST"],
+      [{ type: "bad type!", data: {} }, "type", 422, "HERALD_ERR_VALIDATION"],
+      [{ type: "a.b", data: {}, id: "not-a-uuid" }, "id", 422, "HERALD_ERR_VALIDATION"],
+      [{ type: "a.b", data: {}, metadata: [1] }, "metadata", 400, "HERALD_ERR_BAD_REQUEST"],
+      [{ type: "a.b", data: {}, colour: 1 }, "colour", 400, "HERALD_ERR_BAD_REQUEST"],
     ];
-    for (const [payload, field, status] of cases) {
+    for (const [payload, field, status, code] of cases) {
       const response = await server.app.inject({ method: "POST", url: "/v1/events", headers, payload });
-      expect({ payload, field: response.json().field, status: response.statusCode }).toEqual({ payload, field, status });
+      expect({ payload, field: response.json().field, status: response.statusCode, code: response.json().code }).toEqual({ payload, field, status, code });
     }
     const badKey = await server.app.inject({ method: "POST", url: "/v1/events", headers: { ...headers, "idempotency-key": "x".repeat(300) }, payload: { type: "a.b", data: {} } });
-    expect(badKey.statusCode).toBe(400);
+    expectProblem(badKey, "HERALD_ERR_BAD_REQUEST");
     expect(badKey.json().field).toBe("idempotency-key");
     const badJson = await server.app.inject({ method: "POST", url: "/v1/events", headers: { ...headers, "content-type": "application/json" }, payload: "{not json" });
     expect(badJson.statusCode).toBe(400);
     expect(badJson.json()).toMatchObject({ code: "HERALD_ERR_BAD_REQUEST", field: "body" });
     const text = await server.app.inject({ method: "POST", url: "/v1/events", headers: { ...headers, "content-type": "text/plain" }, payload: "hello" });
-    expect(text.statusCode).toBe(415);
+    expectProblem(text, "HERALD_ERR_UNSUPPORTED_MEDIA_TYPE");
   });
 
   test("a body over HERALD_MAX_BODY_BYTES answers 413 naming the limit; an event payload over the engine limit answers 413", async () => {
@@ -82,10 +82,11 @@ describe("/v1/events", () => {
     expect(ok.statusCode).toBe(202);
     expect(ok.json().data).toHaveLength(2);
     const bad = await server.app.inject({ method: "POST", url: "/v1/events/batch", headers, payload: { events: [{ type: "a.b", data: 1 }, { type: "bad type!", data: 2 }] } });
-    expect(bad.statusCode).toBe(422);
+    expectProblem(bad, "HERALD_ERR_VALIDATION");
     expect(bad.json().field).toBe("events[1].type");
     const empty = await server.app.inject({ method: "POST", url: "/v1/events/batch", headers, payload: { events: [] } });
     expect(empty.json().field).toBe("events");
+    expectProblem(empty, "HERALD_ERR_BAD_REQUEST");
   });
 
   test("list filters by type and since and pages newest first", async () => {
@@ -100,9 +101,9 @@ describe("/v1/events", () => {
     const future = await server.app.inject({ method: "GET", url: `/v1/events?since=${Date.now() + 60_000}`, headers });
     expect(future.json().data).toEqual([]);
     const badSince = await server.app.inject({ method: "GET", url: "/v1/events?since=soon", headers });
-    expect(badSince.json()).toMatchObject({ status: 400, field: "since" });
+    expect(badSince.json()).toMatchObject({ status: 400, code: "HERALD_ERR_BAD_REQUEST", field: "since" });
     const badLimit = await server.app.inject({ method: "GET", url: "/v1/events?limit=0", headers });
-    expect(badLimit.json()).toMatchObject({ status: 400, field: "limit" });
+    expect(badLimit.json()).toMatchObject({ status: 400, code: "HERALD_ERR_BAD_REQUEST", field: "limit" });
   });
 });
 
@@ -120,22 +121,22 @@ describe("/v1/event-types", () => {
     const good = await server.app.inject({ method: "POST", url: "/v1/events", headers, payload: { type: "order.paid", data: { amount: 5 } } });
     expect(good.statusCode).toBe(202);
     const missing = await server.app.inject({ method: "POST", url: "/v1/events", headers, payload: { type: "order.paid", data: {} } });
-    expect(missing.json()).toMatchObject({ status: 422, field: "data.amount" });
+    expect(missing.json()).toMatchObject({ status: 422, code: "HERALD_ERR_VALIDATION", field: "data.amount" });
     const wrongType = await server.app.inject({ method: "POST", url: "/v1/events", headers, payload: { type: "order.paid", data: { amount: "5" } } });
-    expect(wrongType.json()).toMatchObject({ status: 422, field: "data.amount" });
+    expect(wrongType.json()).toMatchObject({ status: 422, code: "HERALD_ERR_VALIDATION", field: "data.amount" });
     const inBatch = await server.app.inject({ method: "POST", url: "/v1/events/batch", headers, payload: { events: [{ type: "order.paid", data: {} }] } });
-    expect(inBatch.json()).toMatchObject({ status: 422, field: "events[0].data.amount" });
+    expect(inBatch.json()).toMatchObject({ status: 422, code: "HERALD_ERR_VALIDATION", field: "events[0].data.amount" });
   });
 
   test("a broken schema, a bad name or a missing name answer 4xx naming the field", async () => {
     const server = await startTestServer();
     const headers = tenantHeaders(server);
     const broken = await server.app.inject({ method: "POST", url: "/v1/event-types", headers, payload: { name: "a.b", schema: { type: "nonsense" } } });
-    expect(broken.json()).toMatchObject({ status: 422, field: "schema" });
+    expect(broken.json()).toMatchObject({ status: 422, code: "HERALD_ERR_VALIDATION", field: "schema" });
     const badName = await server.app.inject({ method: "POST", url: "/v1/event-types", headers, payload: { name: "a b" } });
-    expect(badName.json()).toMatchObject({ status: 422, field: "name" });
+    expect(badName.json()).toMatchObject({ status: 422, code: "HERALD_ERR_VALIDATION", field: "name" });
     const noName = await server.app.inject({ method: "POST", url: "/v1/event-types", headers, payload: {} });
-    expect(noName.json()).toMatchObject({ status: 400, field: "name" });
+    expect(noName.json()).toMatchObject({ status: 400, code: "HERALD_ERR_BAD_REQUEST", field: "name" });
   });
 });
 
@@ -160,8 +161,10 @@ describe("/v1/deliveries", () => {
     const retried = await server.app.inject({ method: "POST", url: `/v1/deliveries/${deliveryId}/retry`, headers });
     expect(retried.statusCode).toBe(202);
     await receiver.waitFor(3);
-    expect((await server.app.inject({ method: "GET", url: "/v1/deliveries/nope", headers })).statusCode).toBe(404);
-    expect((await server.app.inject({ method: "GET", url: "/v1/deliveries?status=lost", headers })).json().field).toBe("status");
+    expectProblem(await server.app.inject({ method: "GET", url: "/v1/deliveries/nope", headers }), "HERALD_ERR_DELIVERY_NOT_FOUND");
+    const badStatus = await server.app.inject({ method: "GET", url: "/v1/deliveries?status=lost", headers });
+    expect(badStatus.json().field).toBe("status");
+    expectProblem(badStatus, "HERALD_ERR_BAD_REQUEST");
     const admin = await server.app.inject({ method: "GET", url: "/v1/deliveries", headers: adminHeaders(server) });
     expect(admin.json().data.length).toBeGreaterThanOrEqual(2);
   });

@@ -1,11 +1,21 @@
-/** Shared test setup: a server on a temp data folder and port 0, and a real receiver on 127.0.0.1. */
+/**
+ * Shared test setup: a server on a temp data folder and port 0, and a real receiver on 127.0.0.1.
+ * The server's store follows the project's backend (serverDatabaseUrl): a SQLite file in the
+ * data folder, or a PostgreSQL database of its own in the postgres project.
+ */
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AddressInfo } from "node:net";
+import Database from "better-sqlite3";
+import pg from "pg";
+import { expect } from "vitest";
 import { loadConfig } from "../../src/config/load-config.js";
 import { startServer, type RunningServer } from "../../src/api/server.js";
+import { errorCatalogue, type HeraldErrorCode } from "../../src/errors.js";
+import { dropServerDatabases, serverDatabaseUrl } from "../helpers/backends.js";
+import { watchForLeaks } from "../setup/leak-detector.js";
 
 export function makeTempDir(): string {
   return mkdtempSync(join(tmpdir(), "herald-api-"));
@@ -13,16 +23,21 @@ export function makeTempDir(): string {
 
 export interface TestServer extends RunningServer {
   dataDir: string;
+  /** HERALD_DATABASE_URL the server runs on. */
+  databaseUrl: string;
   printed: string[];
 }
 
 const opened: Array<{ close(): Promise<void> }> = [];
 const dirs: string[] = [];
+watchForLeaks("a server or receiver from test/api/helpers.ts that closeAll did not close", () => opened);
 
 /** Starts a server as `herald serve` would, with the given environment on top of test defaults. */
 export async function startTestServer(env: Record<string, string> = {}, dataDir = makeTempDir()): Promise<TestServer> {
+  const databaseUrl = await serverDatabaseUrl(dataDir);
   const config = loadConfig({
-    HERALD_DATABASE_URL: `sqlite:${join(dataDir, "herald.db")}`,
+    HERALD_DATABASE_URL: databaseUrl,
+    HERALD_DATA_DIR: dataDir,
     HERALD_LOG_LEVEL: "silent",
     HERALD_ALLOW_PRIVATE_TARGETS: "true",
     PORT: "0",
@@ -32,7 +47,31 @@ export async function startTestServer(env: Record<string, string> = {}, dataDir 
   const server = await startServer(config, { print: (line) => printed.push(line), dispatch: { pollIntervalMs: 20 } });
   opened.push(server);
   dirs.push(dataDir);
-  return Object.assign(server, { dataDir, printed });
+  return Object.assign(server, { dataDir, databaseUrl, printed });
+}
+
+/**
+ * Runs one statement on a server's database from outside, as an operator's tool would (to age
+ * records past retention, say). `?` placeholders, as SQLite writes them; numbered for PostgreSQL.
+ */
+export async function runSql(server: TestServer, sql: string, params: unknown[]): Promise<void> {
+  if (server.databaseUrl.startsWith("sqlite:")) {
+    const db = new Database(server.databaseUrl.slice("sqlite:".length));
+    try {
+      db.prepare(sql).run(...params);
+    } finally {
+      db.close();
+    }
+    return;
+  }
+  let n = 0;
+  const client = new pg.Client({ connectionString: server.databaseUrl });
+  await client.connect();
+  try {
+    await client.query(sql.replace(/\?/g, () => `$${++n}`), params);
+  } finally {
+    await client.end();
+  }
 }
 
 export interface ReceivedRequest {
@@ -86,6 +125,7 @@ export async function startReceiver(): Promise<Receiver> {
 /** Closes every server and receiver opened by the test and removes their folders; call in afterEach. */
 export async function closeAll(): Promise<void> {
   while (opened.length > 0) await opened.pop()!.close();
+  await dropServerDatabases();
   while (dirs.length > 0) rmSync(dirs.pop()!, { recursive: true, force: true });
 }
 
@@ -104,4 +144,17 @@ export async function makeTenant(server: RunningServer, name = "other"): Promise
   if (response.statusCode !== 201) throw new Error(`tenant creation failed: ${response.body}`);
   const body = response.json<{ id: string; apiKey: { key: string } }>();
   return { id: body.id, headers: { authorization: `Bearer ${body.apiKey.key}` } };
+}
+
+/**
+ * An error answer, asserted on its stable code (fastify's way: the code, not the message): the
+ * problem body's `code`, and the status the catalogue gives that code, in the body and the reply.
+ */
+export function expectProblem(response: { statusCode: number; json(): unknown }, code: HeraldErrorCode, what?: string): void {
+  const body = response.json() as { code?: unknown; status?: unknown };
+  expect({ statusCode: response.statusCode, status: body.status, code: body.code }, what).toEqual({
+    statusCode: errorCatalogue[code],
+    status: errorCatalogue[code],
+    code,
+  });
 }

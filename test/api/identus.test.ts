@@ -2,7 +2,7 @@ import { statSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { DEFAULT_TENANT_ID } from "../../src/domain/types.js";
-import { closeAll, makeTempDir, startReceiver, startTestServer, tenantHeaders, makeTenant } from "./helpers.js";
+import { closeAll, expectProblem, makeTempDir, startReceiver, startTestServer, tenantHeaders, makeTenant } from "./helpers.js";
 
 afterEach(closeAll);
 
@@ -103,6 +103,7 @@ describe("Identus-compatible webhooks", () => {
     const id = mine.json().id as string;
     const foreign = await server.app.inject({ method: "DELETE", url: `/cloud-agent/events/webhooks/${id}`, headers: other.headers });
     expect(foreign.statusCode).toBe(404);
+    expectProblem(foreign, "HERALD_ERR_WEBHOOK_NOT_FOUND");
     const deleted = await server.app.inject({ method: "DELETE", url: `/cloud-agent/events/webhooks/${id}`, headers: tenantHeaders(server) });
     expect(deleted.statusCode).toBe(200);
     const again = await server.app.inject({ method: "DELETE", url: `/events/webhooks/${id}`, headers: tenantHeaders(server) });
@@ -125,6 +126,7 @@ describe("Identus-compatible webhooks", () => {
     for (const [payload, field, status] of cases) {
       const response = await server.app.inject({ method: "POST", url: "/cloud-agent/events/webhooks", headers, payload: payload as object });
       expect({ field: response.json().field, status: response.statusCode }).toEqual({ field, status });
+      expectProblem(response, status === 400 ? "HERALD_ERR_BAD_REQUEST" : "HERALD_ERR_VALIDATION", JSON.stringify(payload));
     }
   });
 

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from "vitest";
-import { adminHeaders, closeAll, makeTempDir, startReceiver, startTestServer, tenantHeaders } from "./helpers.js";
+import { engineBackend } from "../helpers/backends.js";
+import { adminHeaders, closeAll, expectProblem, makeTempDir, startReceiver, startTestServer, tenantHeaders } from "./helpers.js";
 
 afterEach(closeAll);
 
@@ -10,7 +11,7 @@ describe("operations", () => {
     expect(health.statusCode).toBe(200);
     expect(health.json().status).toBe("ok");
     const ready = await server.app.inject({ method: "GET", url: "/ready" });
-    expect(ready.json()).toMatchObject({ status: "ready", role: "all", store: "sqlite", worker: true });
+    expect(ready.json()).toMatchObject({ status: "ready", role: "all", store: engineBackend, worker: true });
   });
 
   test("/metrics counts accepted events, attempts by outcome with latency, queue depth and in-flight", async () => {
@@ -43,7 +44,7 @@ describe("operations", () => {
     await receiver.waitFor(1);
     expect((await server.app.inject({ method: "GET", url: "/ready" })).statusCode).toBe(200);
     expect((await server.app.inject({ method: "GET", url: "/metrics" })).statusCode).toBe(200);
-    expect((await server.app.inject({ method: "GET", url: "/v1/webhooks", headers: adminHeaders(server) })).statusCode).toBe(404);
+    expectProblem(await server.app.inject({ method: "GET", url: "/v1/webhooks", headers: adminHeaders(server) }), "HERALD_ERR_NOT_FOUND");
   });
 
   test("HERALD_ROLE=api accepts events but starts no worker", async () => {
@@ -63,9 +64,13 @@ describe("/v1/tenants", () => {
     expect(created.statusCode).toBe(201);
     expect(created.json()).toMatchObject({ id: "acme", name: "acme", apiKey: { tenantId: "acme" } });
     expect(created.json().apiKey.key).toMatch(/^hk_/);
-    expect((await server.app.inject({ method: "POST", url: "/v1/tenants", headers, payload: { name: "again", id: "acme" } })).statusCode).toBe(409);
-    expect((await server.app.inject({ method: "POST", url: "/v1/tenants", headers, payload: {} })).json().field).toBe("name");
-    expect((await server.app.inject({ method: "POST", url: "/v1/tenants", headers, payload: { name: "x", id: "bad id" } })).json().field).toBe("id");
+    expectProblem(await server.app.inject({ method: "POST", url: "/v1/tenants", headers, payload: { name: "again", id: "acme" } }), "HERALD_ERR_CONFLICT");
+    const noName = await server.app.inject({ method: "POST", url: "/v1/tenants", headers, payload: {} });
+    expect(noName.json().field).toBe("name");
+    expectProblem(noName, "HERALD_ERR_BAD_REQUEST");
+    const badId = await server.app.inject({ method: "POST", url: "/v1/tenants", headers, payload: { name: "x", id: "bad id" } });
+    expect(badId.json().field).toBe("id");
+    expectProblem(badId, "HERALD_ERR_BAD_REQUEST");
     expect((await server.app.inject({ method: "GET", url: "/v1/tenants/acme", headers })).json().name).toBe("acme");
     expect((await server.app.inject({ method: "GET", url: "/v1/tenants", headers })).json().data.map((t: { id: string }) => t.id)).toContain("acme");
     const key = await server.app.inject({ method: "POST", url: "/v1/tenants/acme/api-keys", headers, payload: { name: "ci" } });
@@ -75,10 +80,10 @@ describe("/v1/tenants", () => {
     const keys = await server.app.inject({ method: "GET", url: "/v1/tenants/acme/api-keys", headers });
     expect(keys.json().data.map((k: { name: string }) => k.name)).toEqual(["first key", "ci"]);
     expect(JSON.stringify(keys.json())).not.toContain(newKey);
-    expect((await server.app.inject({ method: "POST", url: "/v1/tenants/nope/api-keys", headers, payload: {} })).statusCode).toBe(404);
+    expectProblem(await server.app.inject({ method: "POST", url: "/v1/tenants/nope/api-keys", headers, payload: {} }), "HERALD_ERR_TENANT_NOT_FOUND");
     expect((await server.app.inject({ method: "DELETE", url: "/v1/tenants/acme", headers })).statusCode).toBe(204);
-    expect((await server.app.inject({ method: "GET", url: "/v1/webhooks", headers: { apikey: newKey } })).statusCode).toBe(401);
-    expect((await server.app.inject({ method: "GET", url: "/v1/tenants/acme", headers })).statusCode).toBe(404);
-    expect((await server.app.inject({ method: "DELETE", url: "/v1/tenants/acme", headers })).statusCode).toBe(404);
+    expectProblem(await server.app.inject({ method: "GET", url: "/v1/webhooks", headers: { apikey: newKey } }), "HERALD_ERR_UNAUTHORIZED");
+    expectProblem(await server.app.inject({ method: "GET", url: "/v1/tenants/acme", headers }), "HERALD_ERR_TENANT_NOT_FOUND");
+    expectProblem(await server.app.inject({ method: "DELETE", url: "/v1/tenants/acme", headers }), "HERALD_ERR_TENANT_NOT_FOUND");
   });
 });

@@ -1,6 +1,6 @@
 import { Webhook as StandardWebhook } from "standardwebhooks";
 import { afterEach, describe, expect, test } from "vitest";
-import { closeAll, startReceiver, startTestServer, tenantHeaders, type TestServer } from "./helpers.js";
+import { closeAll, expectProblem, startReceiver, startTestServer, tenantHeaders, type TestServer } from "./helpers.js";
 
 afterEach(closeAll);
 
@@ -54,6 +54,7 @@ describe("/v1/webhooks", () => {
     for (const [payload, field, status] of cases) {
       const response = await server.app.inject({ method: "POST", url: "/v1/webhooks", headers: tenantHeaders(server), payload });
       expect({ payload, field: response.json().field, status: response.statusCode }).toEqual({ payload, field, status });
+      expectProblem(response, status === 400 ? "HERALD_ERR_BAD_REQUEST" : "HERALD_ERR_VALIDATION", JSON.stringify(payload));
       expect(response.json().detail).toContain(field.split(".").pop()!.replace(/\[\d+\]/, ""));
     }
   });
@@ -76,6 +77,7 @@ describe("/v1/webhooks", () => {
     expect(next.json().data).toHaveLength(1);
     const bad = await server.app.inject({ method: "GET", url: "/v1/webhooks?status=sleeping", headers });
     expect(bad.statusCode).toBe(400);
+    expectProblem(bad, "HERALD_ERR_BAD_REQUEST");
     expect(bad.json().field).toBe("status");
   });
 
@@ -87,6 +89,7 @@ describe("/v1/webhooks", () => {
     expect(patched.json()).toMatchObject({ name: "renamed", timeoutMs: 2000, url: "http://127.0.0.1:9/a" });
     const badPatch = await server.app.inject({ method: "PATCH", url: `/v1/webhooks/${id}`, headers, payload: { secret: "whsec_x" } });
     expect(badPatch.statusCode).toBe(400);
+    expectProblem(badPatch, "HERALD_ERR_BAD_REQUEST");
     expect(badPatch.json().field).toBe("secret");
     expect((await server.app.inject({ method: "POST", url: `/v1/webhooks/${id}/pause`, headers })).json().status).toBe("inactive");
     expect((await server.app.inject({ method: "POST", url: `/v1/webhooks/${id}/resume`, headers })).json().status).toBe("active");
@@ -140,9 +143,11 @@ describe("/v1/webhooks", () => {
     await expect.poll(async () => (await server.app.inject({ method: "GET", url: `/v1/webhooks/${id}/deliveries?status=succeeded`, headers })).json().data.length).toBe(1);
     const badSince = await server.app.inject({ method: "POST", url: `/v1/webhooks/${id}/recover`, headers, payload: { since: "yesterday" } });
     expect(badSince.statusCode).toBe(400);
+    expectProblem(badSince, "HERALD_ERR_BAD_REQUEST");
     expect(badSince.json().field).toBe("since");
-    expect((await server.app.inject({ method: "GET", url: `/v1/webhooks/${id}/recover/nope`, headers })).statusCode).toBe(404);
+    expectProblem(await server.app.inject({ method: "GET", url: `/v1/webhooks/${id}/recover/nope`, headers }), "HERALD_ERR_NOT_FOUND");
     const noSince = await server.app.inject({ method: "POST", url: `/v1/webhooks/${id}/recover`, headers, payload: {} });
     expect(noSince.json().field).toBe("since");
+    expectProblem(noSince, "HERALD_ERR_BAD_REQUEST");
   });
 });

@@ -54,6 +54,7 @@ describe("npm run bench", () => {
     expect(existsSync(MAIN), `${MAIN} is missing: build first (npx tsc -p .)`).toBe(true);
     const { code, stdout, stderr } = await runBenchProcess(TINY);
     expect(code, stderr).toBe(0);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the report is read field by field below, each asserted
     const report = JSON.parse(stdout) as Record<string, any>;
 
     for (const name of ["ceiling", "throughput", "peers", "latency", "isolation", "backlog"]) {

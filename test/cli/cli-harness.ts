@@ -1,6 +1,7 @@
 /**
  * Runs the built `herald` binary as a subprocess, the way a user does, against a real server
- * started in-process with startServer on port 0 in a temp data folder. The CLI finds that
+ * started in-process with startServer on port 0 in a temp data folder (its store on the
+ * project's backend: serverDatabaseUrl). The CLI finds that
  * server through the data folder's server.json and default-tenant.key, as on a real machine.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -9,6 +10,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { loadConfig } from "../../src/config/load-config.js";
 import { startServer, type RunningServer } from "../../src/api/server.js";
+import { dropServerDatabase, serverDatabaseUrl } from "../helpers/backends.js";
+import { watchForLeaks } from "../setup/leak-detector.js";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "../..");
 export const CLI_BIN = join(REPO_ROOT, "dist/cli/main.js");
@@ -42,21 +45,28 @@ export async function startTestServer(): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), "herald-cli-"));
   const config = loadConfig({
     HERALD_DATA_DIR: dataDir,
-    HERALD_DATABASE_URL: `sqlite:${join(dataDir, "herald.db")}`,
+    HERALD_DATABASE_URL: await serverDatabaseUrl(dataDir),
     PORT: "0",
     HERALD_ALLOW_PRIVATE_TARGETS: "true",
     HERALD_LOG_LEVEL: "silent",
   });
   const server = await startServer(config, { print: () => {}, dispatch: { pollIntervalMs: 20 } });
-  return {
+  const running: TestServer = {
     server,
     dataDir,
     async close() {
+      runningServers.delete(running);
       await server.close();
+      await dropServerDatabase(dataDir);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  runningServers.add(running);
+  return running;
 }
+
+const runningServers = new Set<TestServer>();
+watchForLeaks("a Herald server from test/cli/cli-harness.ts that was not closed", () => [...runningServers]);
 
 export interface CliResult {
   code: number | null;

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { closeEngines, eventually, openEngine } from "../helpers/engine.js";
+import { closeEngines, eventually, openEngine, sleep } from "../helpers/engine.js";
 import { closeReceivers, receiver } from "../helpers/receiver.js";
 import type { Herald } from "../../src/index.js";
 
@@ -183,15 +183,30 @@ describe("delivery and retries", () => {
 
   it("a paused webhook's pending deliveries wait and go out on resume", async () => {
     const r = await receiver();
+    const control = await receiver();
     const herald = await openEngine();
     const webhook = await herald.webhooks.create({ url: r.url });
+    await herald.webhooks.create({ url: control.url, events: ["control"] });
     await herald.webhooks.pause(webhook.id);
-    await herald.start();
     // Paused webhooks match no new events...
     expect((await herald.trigger("custom", {})).deliveries).toHaveLength(0);
     await herald.webhooks.resume(webhook.id);
     const { deliveries } = await herald.trigger("custom", { n: 1 });
     await herald.webhooks.pause(webhook.id);
+    await herald.start();
+    // ...and one made before the pause is not sent while it lasts: at least 500 ms, 25 worker polls
+    // (pollIntervalMs 20), and until the worker is shown to be claiming: a later event to another
+    // webhook has been delivered (the paused delivery is older, so it would have gone first).
+    expect((await herald.trigger("control", {})).deliveries).toHaveLength(1);
+    const pauseEnds = Date.now() + 500;
+    while (Date.now() < pauseEnds || control.requests.length === 0) {
+      expect(r.requests).toHaveLength(0);
+      expect(Date.now() - pauseEnds, "ms past the window without the control delivery").toBeLessThan(5_000);
+      await sleep(20);
+    }
+    expect(control.requests).toHaveLength(1);
+    expect(r.requests).toHaveLength(0);
+    expect((await herald.deliveries.get(deliveries[0]!)).state).toBe("pending");
     await herald.webhooks.resume(webhook.id);
     await settled(herald, deliveries[0]!);
     expect(r.requests).toHaveLength(1);

@@ -1,6 +1,20 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { closeEngines, openEngine } from "../helpers/engine.js";
+import type { Store } from "../../src/store/store.js";
+import { closeEngines, openEngine, storeOf } from "../helpers/engine.js";
 import { startReceiver, type TestReceiver } from "../helpers/receiver.js";
+
+/** The store with the health monitor's query (oldestDueAt) counted. */
+function countingHealthChecks(store: Store) {
+  const checks = { count: 0 };
+  const wrapped = new Proxy(store, {
+    get(target, property, receiver) {
+      if (property === "oldestDueAt") return () => (checks.count++, target.oldestDueAt());
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { store: wrapped, checks };
+}
 
 const receivers: TestReceiver[] = [];
 afterEach(async () => {
@@ -35,13 +49,19 @@ describe("system health events", () => {
     const watcher = await startReceiver();
     const fast = await startReceiver();
     receivers.push(watcher, fast);
-    const herald = await openEngine({ health: { intervalMs: 30, lagThresholdMs: 500 } });
+    // Silence proves nothing unless the monitor ran: count its checks (the store's oldestDueAt
+    // is the health monitor's query, and only its).
+    const { store, checks } = countingHealthChecks(await storeOf(await openEngine({ health: false })));
+    const herald = await openEngine({ store, createDefaultTenant: false, health: { intervalMs: 30, lagThresholdMs: 500 } });
     await herald.webhooks.create({ url: watcher.url, events: ["system.health.*"] });
     await herald.webhooks.create({ url: fast.url, events: ["order.*"] });
     await herald.start();
     for (let i = 0; i < 5; i++) await herald.trigger("order.created", { i });
     await fast.waitFor(5);
+    const checksBefore = checks.count;
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(watcher.requests).toHaveLength(0);
+    // 300 ms at one check per 30 ms is ten; three leaves room for a loaded machine.
+    expect(checks.count - checksBefore).toBeGreaterThanOrEqual(3);
   });
 });

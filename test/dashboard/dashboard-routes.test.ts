@@ -58,10 +58,10 @@ describe("GET /v1/webhooks/{id}/stats/series", () => {
   it("refuses a window with too many buckets, or a bad bucket size, naming the field", async () => {
     const tooMany = await herald.api("GET", `/v1/webhooks/${webhookId}/stats/series?since=0&bucket=1s`);
     expect(tooMany.status).toBe(400);
-    expect(tooMany.body.field).toBe("bucket");
+    expect(tooMany.body).toMatchObject({ status: 400, code: "HERALD_ERR_BAD_REQUEST", field: "bucket" });
     const bad = await herald.api("GET", `/v1/webhooks/${webhookId}/stats/series?bucket=soon`);
     expect(bad.status).toBe(400);
-    expect(bad.body.field).toBe("bucket");
+    expect(bad.body).toMatchObject({ status: 400, code: "HERALD_ERR_BAD_REQUEST", field: "bucket" });
   });
 
   it("answers 404 for another tenant's webhook and 401 without a key", async () => {
@@ -72,8 +72,11 @@ describe("GET /v1/webhooks/{id}/stats/series", () => {
     expect(typeof otherKey).toBe("string");
     const asOther = await fetch(`${herald.url}/v1/webhooks/${webhookId}/stats/series`, { headers: { apikey: otherKey } });
     expect(asOther.status).toBe(404);
+    expect(await asOther.json()).toMatchObject({ status: 404, code: "HERALD_ERR_WEBHOOK_NOT_FOUND" });
     expect((await admin(`/v1/webhooks/${webhookId}/stats/series`)).status).toBe(200);
-    expect((await fetch(`${herald.url}/v1/webhooks/${webhookId}/stats/series`)).status).toBe(401);
+    const anonymous = await fetch(`${herald.url}/v1/webhooks/${webhookId}/stats/series`);
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.json()).toMatchObject({ status: 401, code: "HERALD_ERR_UNAUTHORIZED" });
   });
 });
 
@@ -85,7 +88,9 @@ describe("GET /v1/events/{id}/deliveries", () => {
     expect(page.body.data.map((d: { id: string }) => d.id)).toEqual(accepted.body.deliveries);
     expect(page.body.data[0]).toMatchObject({ webhookId, eventType: "order.shipped" });
     expect(JSON.stringify(page.body)).not.toContain("xxxx");
-    expect((await herald.api("GET", "/v1/events/no-such-event/deliveries")).status).toBe(404);
+    const unknown = await herald.api("GET", "/v1/events/no-such-event/deliveries");
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toMatchObject({ status: 404, code: "HERALD_ERR_EVENT_NOT_FOUND" });
   });
 });
 

@@ -1,8 +1,9 @@
 /**
- * What the dashboard's browser tests need: a real Herald server on a temp SQLite file, a real
- * receiver on 127.0.0.1 that can be told to fail, and Debian's Chromium driven by playwright-core.
+ * What the dashboard's browser tests need: a real Herald server in a temp data folder, on the
+ * project's backend (a SQLite file, or its own PostgreSQL database in the postgres project), a
+ * real receiver on 127.0.0.1 that can be told to fail, and Debian's Chromium driven by playwright-core.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -12,6 +13,11 @@ import { type Browser, chromium } from "playwright-core";
 import { startServer } from "../../src/api/server.js";
 import { loadConfig } from "../../src/config/load-config.js";
 import type { Herald } from "../../src/herald.js";
+import { makeSecretBox, parseMasterKey } from "../../src/secrets/secret-box.js";
+import { openStore, parseDatabaseUrl } from "../../src/store/open-store.js";
+import type { Store } from "../../src/store/store.js";
+import { dropServerDatabase, serverDatabaseUrl } from "../helpers/backends.js";
+import { watchForLeaks } from "../setup/leak-detector.js";
 
 export const CHROMIUM_PATH = "/usr/bin/chromium";
 
@@ -70,9 +76,15 @@ export interface TestHerald {
   url: string;
   adminKey: string;
   tenantKey: string;
-  /** The engine behind the server, for seeding data the API cannot backdate. */
+  /** The engine behind the server. */
   engine: Herald;
-  /** Calls the API with the tenant key, as a producer would. */
+  /**
+   * A second store on the server's data, as another process would open, for seeding data the
+   * API cannot backdate (the engine exposes no store); closed with the server.
+   */
+  openStore(): Promise<Store>;
+  /** Calls the API with the tenant key, as a producer would; `body` is the parsed JSON, read as freely as light-my-request's `json()`. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any route's answer, checked by the test's own assertions
   api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
   close(): Promise<void>;
 }
@@ -82,10 +94,11 @@ export async function startHerald(options: { role?: "all" | "api" } = {}): Promi
   const dataDir = mkdtempSync(join(tmpdir(), "herald-dashboard-"));
   const adminKey = "admin-key-for-dashboard-tests-0123456789";
   const tenantKey = "tenant-key-for-dashboard-tests-0123456789";
+  const databaseUrl = await serverDatabaseUrl(dataDir);
   const config = loadConfig({
     PORT: "0",
     HOST: "127.0.0.1",
-    HERALD_DATABASE_URL: `sqlite:${join(dataDir, "herald.db")}`,
+    HERALD_DATABASE_URL: databaseUrl,
     HERALD_DATA_DIR: dataDir,
     HERALD_ADMIN_API_KEY: adminKey,
     DEFAULT_WALLET_AUTH_API_KEY: tenantKey,
@@ -96,11 +109,18 @@ export async function startHerald(options: { role?: "all" | "api" } = {}): Promi
     HERALD_ROLE: options.role ?? "all",
   });
   const server = await startServer(config, { print: () => {} });
-  return {
+  const stores: Store[] = [];
+  const herald: TestHerald = {
     url: server.url,
     adminKey,
     tenantKey,
     engine: server.herald,
+    async openStore() {
+      const secret = readFileSync(join(dataDir, "secret.key"), "utf8");
+      const store = await openStore(parseDatabaseUrl(databaseUrl), makeSecretBox(parseMasterKey(secret, "secret.key")));
+      stores.push(store);
+      return store;
+    },
     async api(method, path, body) {
       const response = await fetch(server.url + path, {
         method,
@@ -111,8 +131,16 @@ export async function startHerald(options: { role?: "all" | "api" } = {}): Promi
       return { status: response.status, body: text ? JSON.parse(text) : null };
     },
     async close() {
+      running.delete(herald);
+      for (const store of stores.splice(0)) await store.close();
       await server.close();
+      await dropServerDatabase(dataDir);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  running.add(herald);
+  return herald;
 }
+
+const running = new Set<TestHerald>();
+watchForLeaks("a Herald server from startHerald that was not closed", () => [...running]);

@@ -37,7 +37,7 @@ beforeAll(async () => {
   }
   const seeded = webhooks.map((w) => ({ id: ids[w.key]!, url: w.url, failureShare: w.failureShare, baseMs: w.baseMs }));
   // Every event goes to every seeded webhook here; the subscriptions above are what the pages show.
-  await seedHistory(herald.engine.store, herald.engine.defaultTenantId, seeded, ["order.created", "order.paid", "invoice.issued"]);
+  await seedHistory(await herald.openStore(), herald.engine.defaultTenantId, seeded, ["order.created", "order.paid", "invoice.issued"]);
   expect((await herald.api("POST", `/v1/webhooks/${ids.analytics}/pause`)).status).toBe(200);
 }, 60_000);
 

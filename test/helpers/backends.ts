@@ -14,6 +14,8 @@
  * file's database.
  */
 import { randomBytes } from "node:crypto";
+import { describe, it } from "vitest";
+import { watchSharedResources } from "../setup/leak-detector.js";
 import { makeSecretBox, type SecretBox } from "../../src/secrets/secret-box.js";
 import { PostgresStore } from "../../src/store/postgres/postgres-store.js";
 import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
@@ -34,6 +36,7 @@ export interface StoreBackend {
 
 function sqliteBackend(): StoreBackend {
   const stores: Store[] = [];
+  watchSharedResources(() => stores);
   return {
     name: "sqlite",
     async open() {
@@ -51,6 +54,7 @@ function postgresBackend(): StoreBackend {
   let database: Promise<TestDatabase> | null = null;
   let schemas = 0;
   const stores: Store[] = [];
+  watchSharedResources(() => stores);
   // Peers must open the sealed columns their first store wrote.
   const boxes = new WeakMap<Store, SecretBox>();
   const openStore = async (schema: string, secretBox: SecretBox) => {
@@ -96,3 +100,46 @@ export const storeBackends: StoreBackend[] = [sqliteBackend(), ...(postgresLegEn
 
 /** The backend for tests that only make sense with several processes on one database; undefined when its leg is off. */
 export const multiProcessBackend: StoreBackend | undefined = storeBackends.find((backend) => backend.name === "postgres");
+
+/**
+ * The backend this vitest project runs the engine and API suites on: "postgres" in the postgres
+ * project (vitest.config.ts sets HERALD_TEST_BACKEND), else "sqlite".
+ */
+export const engineBackend: "sqlite" | "postgres" = process.env.HERALD_TEST_BACKEND === "postgres" ? "postgres" : "sqlite";
+
+/**
+ * The few tests that only mean something on one backend name it (pg-boss style) instead of an
+ * ad-hoc `if`: `itOnSqliteOnly` for the embedded store's own file and single process (raw file
+ * checks, kill -9 of the one process), `describeOnPostgresOnly` for several processes on one database.
+ */
+export const itOnSqliteOnly = it.skipIf(engineBackend !== "sqlite");
+export const describeOnPostgresOnly = describe.skipIf(engineBackend !== "postgres" || multiProcessBackend === undefined);
+
+const serverDatabases = new Map<string, Promise<TestDatabase>>();
+
+/**
+ * HERALD_DATABASE_URL for a server a test starts the way `herald serve` does (startServer opens
+ * its store from a URL): a SQLite file in its data folder, or on the PostgreSQL leg a database of
+ * its own per data folder, so a restart on the same folder finds the same data.
+ */
+export async function serverDatabaseUrl(dataDir: string): Promise<string> {
+  if (engineBackend === "sqlite") return `sqlite:${dataDir}/herald.db`;
+  let database = serverDatabases.get(dataDir);
+  if (!database) {
+    database = createTestDatabase();
+    serverDatabases.set(dataDir, database);
+  }
+  return (await database).url;
+}
+
+/** Drops the database serverDatabaseUrl made for `dataDir`, if any; call once its server is closed. */
+export async function dropServerDatabase(dataDir: string): Promise<void> {
+  const database = serverDatabases.get(dataDir);
+  serverDatabases.delete(dataDir);
+  if (database) await (await database).drop();
+}
+
+/** Drops every database serverDatabaseUrl made. */
+export async function dropServerDatabases(): Promise<void> {
+  for (const dataDir of [...serverDatabases.keys()]) await dropServerDatabase(dataDir);
+}

@@ -11,9 +11,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll } from "vitest";
 import { createHerald, makeSecretBox, parseMasterKey, SqliteStore, type Herald, type HeraldOptions, type Store } from "../../src/index.js";
-import { storeBackends } from "./backends.js";
+import { watchForLeaks } from "../setup/leak-detector.js";
+import { engineBackend, storeBackends } from "./backends.js";
 
-export const engineBackend: "sqlite" | "postgres" = process.env.HERALD_TEST_BACKEND === "postgres" ? "postgres" : "sqlite";
+export { engineBackend };
 const postgres = engineBackend === "postgres" ? storeBackends.find((b) => b.name === "postgres") : undefined;
 if (engineBackend === "postgres" && !postgres) {
   throw new Error("HERALD_TEST_BACKEND=postgres needs HERALD_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/<database>");
@@ -24,6 +25,9 @@ const open: Array<{ herald: Herald; dir: string | null }> = [];
 const sqliteData = new WeakMap<Herald, { database: string; secretKey: string }>();
 const postgresStores = new WeakMap<Herald, Store>();
 const peerStores: Store[] = [];
+watchForLeaks("a Herald engine from openEngine that closeEngines did not close", () => open.map(({ herald }) => herald), (herald) =>
+  herald.running ? "its worker is still running" : "its worker is stopped",
+);
 
 export function tempDir(prefix = "herald-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -84,12 +88,13 @@ export async function storeOf(herald: Herald): Promise<Store> {
   return store;
 }
 
+/** Closes the engines newest first (a later engine may run on an earlier one's store), then the stores storeOf opened. */
 export async function closeEngines(): Promise<void> {
-  for (const store of peerStores.splice(0)) await store.close();
-  for (const { herald, dir } of open.splice(0)) {
+  for (const { herald, dir } of open.splice(0).reverse()) {
     await herald.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   }
+  for (const store of peerStores.splice(0)) await store.close();
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -6,8 +6,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { request } from "undici";
-import { afterEach, describe, expect, it } from "vitest";
-import { multiProcessBackend } from "../helpers/backends.js";
+import { afterEach, expect, it } from "vitest";
+import { describeOnPostgresOnly } from "../helpers/backends.js";
 import { eventually, tempDir } from "../helpers/engine.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/postgres.js";
 import { startReceiver, type TestReceiver } from "../helpers/receiver.js";
@@ -70,7 +70,7 @@ async function post(url: string, body: unknown): Promise<{ status: number; json:
   return { status: response.statusCode, json: (await response.body.json()) as Record<string, unknown> };
 }
 
-describe.skipIf(!multiProcessBackend)("scale-out on PostgreSQL", () => {
+describeOnPostgresOnly("scale-out on PostgreSQL", () => {
   it("three workers and an API on one database: a worker killed mid-run loses no event", async () => {
     receiver = await startReceiver(() => ({ status: 200, delayMs: 3 }));
     database = await createTestDatabase();
