@@ -226,7 +226,11 @@ export class SqliteDispatchQueries {
   /**
    * Leases the chosen deliveries with one UPDATE per distinct lease expiry (in practice one:
    * webhooks rarely differ in timeout), then reads each event once, however many of its
-   * deliveries were taken. It was an UPDATE and a joined SELECT per delivery: [measured]
+   * deliveries were taken. It was an UPDATE and a joined SELECT per delivery. Measured (claims of
+   * 5 at one webhook, 20k deliveries): the statement count was not the cost. Per claim, COMMIT
+   * takes ~45 µs (WAL frames for the row, deliveries_due, deliveries_leased and
+   * deliveries_open_by_webhook pages), the lease ~27 µs and the events ~13 µs, ~5 and ~2.5 µs a
+   * row whether bound one by one, as IN (?, ...) or through json_each.
    */
   private lease(chosen: Map<string, WebhookLimits>, request: ClaimRequest): DueDelivery[] {
     const s = this.statements;
