@@ -99,7 +99,7 @@ export const notFound = {
     new HeraldError("HERALD_ERR_TENANT_NOT_FOUND", `${field === "id" ? "" : `${field}: `}tenant ${id} not found`, { field }),
   apiKey: (id: string) => new HeraldError("HERALD_ERR_API_KEY_NOT_FOUND", `API key ${id} not found or already revoked`, { field: "id" }),
   eventType: (name: string) => new HeraldError("HERALD_ERR_EVENT_TYPE_NOT_FOUND", `event type ${name} not found`, { field: "name" }),
-  recovery: (id: string) => new HeraldError("HERALD_ERR_NOT_FOUND", `recovery ${id} not found`, { field: "id" }),
+  recovery: (id: string, field = "id") => new HeraldError("HERALD_ERR_NOT_FOUND", `recovery ${id} not found`, { field }),
 };
 
 /** `86_400_000` → `24 h`, `90_000` → `90 s`: windows and delays as people write them. */

@@ -3,9 +3,11 @@
  * own, so with N API processes a key may reach N times the rate; that keeps the hot path free
  * of store round-trips, and the limit exists to stop runaway clients, not to bill exactly.
  *
- * The plugin counts in fixed windows, so HERALD_RATE_LIMIT_PER_SECOND and _BURST become
- * "burst requests per burst/perSecond seconds": the same long-run rate and the same burst a
- * token bucket allows, except that a client straddling a window edge may send two bursts.
+ * The plugin's own store counts fixed windows, which would turn HERALD_RATE_LIMIT_PER_SECOND and
+ * _BURST into "burst requests, then locked out until the window ends" (2 s at the defaults, longer
+ * the larger the burst). `TokenBucketStore` keeps the plugin's hooks, keys and answers but counts
+ * a token bucket: a key that spent its burst may go on at the steady rate at once, and
+ * Retry-After is the time until its next token.
  */
 import fastifyRateLimit from "@fastify/rate-limit";
 import type { FastifyInstance, FastifyRequest } from "fastify";
@@ -33,6 +35,48 @@ const KEYS_MAX = 10_000;
 
 type CheckLimit = ReturnType<FastifyInstance["createRateLimit"]>;
 
+interface Bucket {
+  tokens: number;
+  updatedAt: number;
+}
+
+type StoreCallback = (error: Error | null, result: { current: number; ttl: number }) => void;
+
+/** A @fastify/rate-limit store (its `incr`/`read`/`child` contract) counting a token bucket per key. */
+function tokenBucketStore(perSecond: number, burst: number) {
+  const buckets = new LRUCache<string, Bucket>({ max: KEYS_MAX });
+  const refill = (key: string, now: number): Bucket => {
+    const bucket = buckets.get(key) ?? { tokens: burst, updatedAt: now };
+    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.updatedAt) / 1000) * perSecond);
+    bucket.updatedAt = now;
+    buckets.set(key, bucket);
+    return bucket;
+  };
+  /**
+   * `current` as the plugin reads it (max - current is what is left; over max is refused), and
+   * `ttl`: refused, the time until the next token (Retry-After); allowed, until the bucket is full.
+   */
+  const answer = (bucket: Bucket, max: number, refused: boolean) => ({
+    current: refused ? max + 1 : max - Math.floor(bucket.tokens),
+    ttl: Math.ceil((((refused ? 1 : burst) - bucket.tokens) / perSecond) * 1000),
+  });
+  return class TokenBucketStore {
+    incr(key: string, callback: StoreCallback, _timeWindow: number, max: number): void {
+      const bucket = refill(key, Date.now());
+      const refused = bucket.tokens < 1;
+      if (!refused) bucket.tokens -= 1;
+      callback(null, answer(bucket, max, refused));
+    }
+    read(key: string, callback: StoreCallback, _timeWindow: number, max: number): void {
+      const bucket = refill(key, Date.now());
+      callback(null, answer(bucket, max, bucket.tokens < 1));
+    }
+    child(): TokenBucketStore {
+      return this;
+    }
+  };
+}
+
 export class RateLimiter {
   private check: CheckLimit | null = null;
   private readonly noticed: LRUCache<string, true>;
@@ -56,7 +100,7 @@ export class RateLimiter {
         max,
         timeWindow: Math.max(1, Math.round((max * 1000) / perSecond)),
         keyGenerator: keyOf,
-        cache: KEYS_MAX,
+        store: tokenBucketStore(perSecond, burst),
       })
       .after(() => {
         this.check = app.createRateLimit();

@@ -52,6 +52,11 @@ export type SystemEventType = (typeof SYSTEM_EVENT_TYPES)[number];
 
 const SYSTEM_EVENTS: ReadonlySet<string> = new Set(SYSTEM_EVENT_TYPES);
 
+/** Herald's own event types (system events and test sends), whose payloads Herald shapes. */
+export function isHeraldEventType(type: string): boolean {
+  return SYSTEM_EVENTS.has(type) || type === "webhook.test";
+}
+
 export function matchesEventType(patterns: readonly string[], type: string): boolean {
   for (const pattern of patterns) {
     if (pattern === type || (pattern === "*" && !SYSTEM_EVENTS.has(type))) return true;

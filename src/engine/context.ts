@@ -86,7 +86,8 @@ export async function makeEngineContext(options: HeraldOptions): Promise<EngineC
     store,
     limits: config.limits,
     schemas,
-    groupCommit: new GroupCommit(store, onError),
+    // Uncounted: a shared commit that failed and then succeeded unit by unit is no worker error.
+    groupCommit: new GroupCommit(store, report),
     wake: () => work.notify(),
     ...(options.onEventAccepted ? { onEventAccepted: options.onEventAccepted } : {}),
   });

@@ -1,7 +1,7 @@
 /** Event types: a catalogue per tenant; a type with a JSON Schema has its events validated on every ingest path. */
-import { assertEventType } from "../domain/event-patterns.js";
+import { assertEventType, isHeraldEventType } from "../domain/event-patterns.js";
 import type { EventType } from "../domain/types.js";
-import { notFound } from "../errors.js";
+import { invalidField, notFound } from "../errors.js";
 import type { EngineContext } from "./context.js";
 
 export interface EventTypeInput {
@@ -23,6 +23,11 @@ export function makeEventTypeService(ctx: EngineContext): EventTypeService {
     async upsert(tenantId, input) {
       assertEventType(input.name, "name");
       if (!(await store.getTenant(tenantId))) throw notFound.tenant(tenantId, "tenantId");
+      const schema = input.schema ?? null;
+      // A tenant cannot reshape Herald's own payloads; a schema there would only make Herald drop its own events.
+      if (schema !== null && isHeraldEventType(input.name)) {
+        throw invalidField("schema", `${input.name} is one of Herald's own event types, whose payload Herald defines; register it without a schema`);
+      }
       // Compiling now turns a broken schema into a 422 here rather than a failure on every later event.
       if (input.schema !== undefined && input.schema !== null) ctx.schemas.compile(input.schema);
       const existing = await store.getEventType(tenantId, input.name);

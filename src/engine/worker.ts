@@ -57,6 +57,7 @@ export function makeDeliveryWorker(ctx: EngineContext): DeliveryWorker {
       ctx.state.running = true;
       unlisten ??= ctx.work.listen(() => dispatcher.wake());
       await dispatcher.start();
+      if (!ctx.state.running) return; // stopped while the dispatcher was starting
       ctx.recovery.start();
       health?.start();
       if (config.retention !== false && !stopRetention) stopRetention = startRetention(store, config.retention, ctx.onError);

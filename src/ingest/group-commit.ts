@@ -18,7 +18,7 @@ interface Waiting {
   reject(error: unknown): void;
 }
 
-/** The most events one shared transaction carries; a larger unit goes alone. */
+/** Events waiting that make the group commit at once rather than at the end of this turn. */
 const MAX_GROUP = 500;
 
 export class GroupCommit {

@@ -22,6 +22,26 @@ describe("per-key rate limit", () => {
     expect((await get()).statusCode).toBe(200);
   });
 
+  test("a key that spent its burst goes on at the steady rate at once, not locked out for a window", async () => {
+    // 5 a second with a burst of 20: a fixed 4 s window would refuse everything for 4 s after the burst.
+    const server = await startTestServer({ HERALD_RATE_LIMIT_PER_SECOND: "5", HERALD_RATE_LIMIT_BURST: "20" });
+    const get = () => server.app.inject({ method: "GET", url: "/v1/webhooks", headers: tenantHeaders(server) });
+    let allowed = 0;
+    let refused = await get();
+    while (refused.statusCode === 200 && allowed < 40) {
+      allowed++;
+      refused = await get();
+    }
+    // The burst, plus the few tokens that dripped in while it was spent.
+    expect(allowed).toBeGreaterThanOrEqual(20);
+    expect(allowed).toBeLessThan(40);
+    expectProblem(refused, "HERALD_ERR_RATE_LIMITED");
+    expect(refused.headers["retry-after"]).toBe("1");
+    // One token every 200 ms: 450 ms later the key may send again.
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    expect((await get()).statusCode).toBe(200);
+  });
+
   test("public routes and refused callers are not counted against any key", async () => {
     const server = await startTestServer({ HERALD_RATE_LIMIT_PER_SECOND: "1", HERALD_RATE_LIMIT_BURST: "1" });
     for (let i = 0; i < 5; i++) {

@@ -168,7 +168,7 @@ export function registerWebhookRoutes(app: FastifyInstance, { herald }: ApiConte
     },
     async (request) => {
       const job = await herald.webhooks.recovery(request.params.jobId, scopeOf(request));
-      if (job.webhookId !== request.params.id) throw notFound.recovery(request.params.jobId);
+      if (job.webhookId !== request.params.id) throw notFound.recovery(request.params.jobId, "jobId");
       return presentRecovery(job);
     },
   );
