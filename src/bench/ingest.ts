@@ -14,6 +14,7 @@ import { loadConfig } from "../config/load-config.js";
 import { round, rateFigure, type Rate, type ScenarioOutcome } from "./figures.js";
 import { openHeraldUnderTest, sampleEvent, type BenchContext } from "./herald-under-test.js";
 import type { LoadCommand, LoadResult } from "./load-client-process.js";
+import { startProfileWindow } from "./profile-window.js";
 import type { ScenarioResult } from "./report.js";
 
 export const INGEST_TARGETS = { singleRatioToBare: 0.5, batchEventsPerSecond: 50_000 };
@@ -108,10 +109,14 @@ export async function runIngest(context: BenchContext): Promise<ScenarioResult> 
       const base = { origin: `http://127.0.0.1:${port}`, headers: { "content-type": "application/json", "x-admin-api-key": adminKey }, expectStatus: 202 };
       context.log(`ingest: ${options.ingestRequests} POST /v1/events`);
       await client.load({ ...base, path: "/v1/events", body: singleBody, requests: Math.min(options.ingestRequests, 500) });
+      const singleProfile = await startProfileWindow("ingest-single");
       const single = await client.load({ ...base, path: "/v1/events", body: singleBody, requests: options.ingestRequests });
+      logProfile(context, await singleProfile.stop());
       checkLoad("POST /v1/events", single, options.ingestRequests);
       context.log(`ingest: ${batchRequests} POST /v1/events/batch of ${options.ingestBatchSize}`);
+      const batchProfile = await startProfileWindow("ingest-batch");
       const batch = await client.load({ ...base, path: "/v1/events/batch", body: batchBody, requests: batchRequests });
+      logProfile(context, await batchProfile.stop());
       checkLoad("POST /v1/events/batch", batch, batchRequests);
       return describeIngest(context, bare, single, batch);
     } finally {
@@ -121,6 +126,10 @@ export async function runIngest(context: BenchContext): Promise<ScenarioResult> 
   } finally {
     client.close();
   }
+}
+
+function logProfile(context: BenchContext, path: string | null): void {
+  if (path !== null) context.log(`profile written to ${path}`);
 }
 
 function describeIngest(context: BenchContext, bare: LoadResult, single: LoadResult, batch: LoadResult): ScenarioOutcome {

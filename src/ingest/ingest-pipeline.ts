@@ -11,7 +11,7 @@ import { HeraldError, internalError, notFound } from "../errors.js";
 import type { IngestRequest, IngestResult, Store } from "../store/store.js";
 import type { EventSchemas, SchemaMemo } from "./event-schemas.js";
 import type { GroupCommit } from "./group-commit.js";
-import { type EventInput, type IngestLimits, prepareIngest } from "./ingest-event.js";
+import { type EventInput, type IngestLimits, makeWebhookTargets, prepareIngest } from "./ingest-event.js";
 
 export interface AcceptOptions {
   /** Name the events `events[i]` in errors (a batch); a single event's fields are named bare. */
@@ -44,28 +44,34 @@ export interface IngestDependencies {
   onEventAccepted?(event: HeraldEvent, deliveryCount: number): void;
 }
 
-/** Tenants known to exist are remembered briefly, so each ingest does not cost a store read. */
+/** Tenants known to exist are remembered briefly (single-process stores), so each ingest does not cost a store read. */
 const KNOWN_TENANTS = 10_000;
 const KNOWN_TENANT_MS = 5_000;
 
 export function makeIngestPipeline(deps: IngestDependencies): IngestPipeline {
   const knownTenants = new LRUCache<string, true>({ max: KNOWN_TENANTS, ttl: KNOWN_TENANT_MS });
 
+  // With several processes on one store, a tenant deleted by another process must not take
+  // events here for another 5 s (they would outlive the deletion): there, every call reads.
+  const cacheTenants = !deps.store.capabilities.multiProcess;
+
   async function assertTenant(tenantId: string): Promise<void> {
-    if (knownTenants.has(tenantId)) return;
+    if (cacheTenants && knownTenants.has(tenantId)) return;
     if (!(await deps.store.getTenant(tenantId))) throw notFound.tenant(tenantId, "tenantId");
-    knownTenants.set(tenantId, true);
+    if (cacheTenants) knownTenants.set(tenantId, true);
   }
 
   async function prepare(tenantId: string, inputs: EventInput[], options: AcceptOptions): Promise<IngestRequest[]> {
     const now = Date.now();
-    const subscribers = options.deliverTo === undefined ? await deps.store.listSubscribers(tenantId) : undefined;
+    const { deliverTo } = options;
+    const webhooksFor = deliverTo !== undefined ? () => [deliverTo] : makeWebhookTargets(await deps.store.listSubscribers(tenantId));
     const memo: SchemaMemo = new Map();
     const requests: IngestRequest[] = [];
     for (const [i, input] of inputs.entries()) {
       try {
-        const request = await prepareIngest(deps.store, tenantId, input, deps.limits, now, subscribers, options.deliverTo);
-        await deps.schemas.check(tenantId, request.event.type, request.event.data, "data", memo);
+        const request = prepareIngest(tenantId, input, deps.limits, now, webhooksFor);
+        // A type known to have no schema (null in the memo) needs no check, and no await per event.
+        if (memo.get(request.event.type) !== null) await deps.schemas.check(tenantId, request.event.type, request.event.data, "data", memo);
         requests.push(request);
       } catch (error) {
         if (options.batch && error instanceof HeraldError && error.field) {

@@ -5,7 +5,8 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { Store } from "../../src/store/store.js";
-import { closeEngines, openEngine, storeOf } from "../helpers/engine.js";
+import { describeOnPostgresOnly } from "../helpers/backends.js";
+import { closeEngines, openEngine, reopenEngine, storeOf } from "../helpers/engine.js";
 import { startReceiver, type TestReceiver } from "../helpers/receiver.js";
 
 const receivers: TestReceiver[] = [];
@@ -116,7 +117,7 @@ describe("one ingest path", () => {
     for (const r of results) expect((await herald.events.get(r.event.id)).id).toBe(r.event.id);
   });
 
-  it("a test send goes through the same path: schema-checked, recorded, to that webhook only", async () => {
+  it("a test send goes through the same path: recorded, to that webhook only; Herald's own types take no schema", async () => {
     const r = await startReceiver();
     receivers.push(r);
     const herald = await openEngine();
@@ -129,9 +130,14 @@ describe("one ingest path", () => {
     const event = await herald.events.get(delivery.eventId);
     expect(event.type).toBe("webhook.test");
     expect((await herald.deliveries.list({ eventId: event.id })).items.map((d) => d.webhookId)).toEqual([target.id]);
-    // A schema registered for webhook.test applies to test sends as to any event.
-    await herald.eventTypes.upsert(herald.defaultTenantId, { name: "webhook.test", schema: { type: "object", required: ["nope"] } });
-    await expect(herald.webhooks.sendTest(target.id)).rejects.toMatchObject({ code: "HERALD_ERR_VALIDATION", field: "data.nope" });
+    // Herald's own event types take no schema: one would only make Herald drop its own events.
+    for (const name of ["webhook.test", "webhook.created", "delivery.exhausted"]) {
+      await expect(herald.eventTypes.upsert(herald.defaultTenantId, { name, schema: { type: "object", required: ["nope"] } })).rejects.toMatchObject({
+        code: "HERALD_ERR_VALIDATION",
+        field: "schema",
+      });
+    }
+    expect((await herald.eventTypes.upsert(herald.defaultTenantId, { name: "webhook.test", description: "test sends" })).created).toBe(true);
   });
 
   it("the idempotency window is the configured one, and the conflict says how long it is", async () => {
@@ -156,5 +162,16 @@ describe("one ingest path", () => {
     expect(() => {
       (herald.config.limits as { maxPayloadBytes: number }).maxPayloadBytes = 1;
     }).toThrow(TypeError);
+  });
+});
+
+describeOnPostgresOnly("one ingest path, several processes", () => {
+  it("a tenant deleted by another process takes no more events in this one", async () => {
+    const here = await openEngine();
+    const tenant = await here.tenants.create({ name: "short-lived" });
+    await here.trigger("custom", {}, null, { tenantId: tenant.id });
+    const elsewhere = await reopenEngine(here);
+    await elsewhere.tenants.delete(tenant.id);
+    await expect(here.trigger("custom", {}, null, { tenantId: tenant.id })).rejects.toMatchObject({ code: "HERALD_ERR_TENANT_NOT_FOUND" });
   });
 });

@@ -20,7 +20,7 @@ import { SqlStore } from "../sql/sql-store.js";
 import type { AttemptOutcome, ClaimRequest, DueDelivery, IngestRequest, IngestResult } from "../store.js";
 import { type SqliteConnection, sqliteConnection } from "./connection.js";
 import { SqliteDispatchQueries } from "./dispatch-queries.js";
-import { ingestOne } from "./ingest.js";
+import { ingestAll, ingestOne } from "./ingest.js";
 import { applyMigrations } from "./migrate.js";
 import { releaseLeases } from "./release-leases.js";
 import { SqliteRunner } from "./sqlite-runner.js";
@@ -52,7 +52,7 @@ export class SqliteStore extends SqlStore {
     this.runner = runner;
     this.dispatch = new SqliteDispatchQueries(db);
     this.ingestOne = db.transaction((request: IngestRequest) => ingestOne(connection, request));
-    this.ingestAll = db.transaction((requests: IngestRequest[]) => requests.map((request) => ingestOne(connection, request)));
+    this.ingestAll = db.transaction((requests: IngestRequest[]) => ingestAll(connection, requests));
   }
 
   async migrate(): Promise<void> {
