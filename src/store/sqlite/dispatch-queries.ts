@@ -293,49 +293,4 @@ export class SqliteDispatchQueries {
     this.insertAttempts.run(attempts);
     this.settle.run(settles, [owner]);
   }
-
-  releaseLeases(filter: { expiredBefore?: number; owners?: string[] }, now: number): number {
-    let changes = 0;
-    if (filter.expiredBefore !== undefined) {
-      changes += this.db
-        .prepare(
-          `UPDATE deliveries SET state = 'pending', next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-           WHERE state = 'in_flight' AND lease_expires_at < ?`,
-        )
-        .run(now, now, filter.expiredBefore).changes;
-    }
-    if (filter.owners?.length) {
-      changes += this.db
-        .prepare(
-          `UPDATE deliveries SET state = 'pending', next_attempt_at = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ?
-           WHERE state = 'in_flight' AND lease_owner IN (SELECT value FROM json_each(?))`,
-        )
-        .run(now, now, JSON.stringify(filter.owners)).changes;
-    }
-    return changes;
-  }
-
-  listLeaseOwners(): string[] {
-    return this.db
-      .prepare<[], { lease_owner: string }>("SELECT DISTINCT lease_owner FROM deliveries WHERE state = 'in_flight' AND lease_owner IS NOT NULL")
-      .all()
-      .map((r) => r.lease_owner);
-  }
-
-  nextDueAt(after: number): number | null {
-    const row = this.db
-      .prepare<[number], { at: number | null }>("SELECT MIN(next_attempt_at) AS at FROM deliveries WHERE state = 'pending' AND next_attempt_at > ?")
-      .get(after);
-    return row?.at ?? null;
-  }
-
-  oldestDueAt(): number | null {
-    const row = this.db
-      .prepare<[], { at: number }>(
-        `SELECT d.next_attempt_at AS at FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id AND w.status = 'active'
-          WHERE d.state = 'pending' ORDER BY d.next_attempt_at LIMIT 1`,
-      )
-      .get();
-    return row?.at ?? null;
-  }
 }
