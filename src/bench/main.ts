@@ -16,6 +16,7 @@ import { parseBenchArgs, USAGE, UsageError, type BenchOptions, type ScenarioName
 import { startReceiver } from "./receiver-handle.js";
 import { formatTable, makeReport, toJsonDocument, type BenchReport, type ScenarioResult } from "./report.js";
 import { runPeers } from "./peers.js";
+import { runScaleOut } from "./scale-out.js";
 import { runThroughput } from "./throughput.js";
 
 const SCENARIOS: Record<Exclude<ScenarioName, "ceiling">, (context: BenchContext) => Promise<ScenarioResult>> = {
@@ -25,6 +26,7 @@ const SCENARIOS: Record<Exclude<ScenarioName, "ceiling">, (context: BenchContext
   ingest: runIngest,
   isolation: runIsolation,
   backlog: runBacklog,
+  "scale-out": runScaleOut,
 };
 
 /** Every concurrency some selected scenario runs at: the ceiling is measured at exactly these. */

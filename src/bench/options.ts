@@ -1,7 +1,7 @@
 /** Command-line options of `npm run bench` / `herald bench`: which scenarios, which store, and every size. */
 import { parseArgs } from "node:util";
 
-export const SCENARIO_NAMES = ["ceiling", "throughput", "peers", "latency", "ingest", "isolation", "backlog"] as const;
+export const SCENARIO_NAMES = ["ceiling", "throughput", "peers", "latency", "ingest", "isolation", "backlog", "scale-out"] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export interface BenchOptions {
@@ -29,6 +29,8 @@ export interface BenchOptions {
   backlogSmall: number;
   backlogLarge: number;
   backlogFanout: number;
+  /** Deliveries in the backlog that 1, 2 and 3 worker processes each drain in the scale-out scenario (PostgreSQL). */
+  scaleOutDeliveries: number;
   /** No wait in any scenario lasts longer than this. */
   scenarioTimeoutMs: number;
 }
@@ -49,6 +51,7 @@ const FULL: Omit<BenchOptions, "scenarios" | "quick" | "json" | "store"> = {
   backlogSmall: 10_000,
   backlogLarge: 1_000_000,
   backlogFanout: 10,
+  scaleOutDeliveries: 20_000,
   scenarioTimeoutMs: 900_000,
 };
 
@@ -64,6 +67,7 @@ const QUICK: typeof FULL = {
   hangTimeoutMs: 1_000,
   backlogSmall: 2_000,
   backlogLarge: 20_000,
+  scaleOutDeliveries: 3_000,
   scenarioTimeoutMs: 60_000,
 };
 
@@ -71,7 +75,7 @@ export const USAGE = `usage: bench [scenario ...] [--quick] [--json] [--store sq
 scenarios: ${SCENARIO_NAMES.join(", ")} (default: all; the ceiling always runs, as every rate is a ratio to it)
 sizes: --ceiling-requests N --deliveries N --fanouts 1,10,100 --peer-deliveries N --latency-rate N --latency-seconds N
        --ingest-requests N --ingest-concurrency N --ingest-batch-size N --isolation-webhooks N --isolation-events N
-       --hang-timeout-ms N --backlog-small N --backlog-large N --backlog-fanout N --scenario-timeout-ms N`;
+       --hang-timeout-ms N --backlog-small N --backlog-large N --backlog-fanout N --scale-out-deliveries N --scenario-timeout-ms N`;
 
 const NUMBER_FLAGS = {
   "ceiling-requests": "ceilingRequests",
@@ -88,6 +92,7 @@ const NUMBER_FLAGS = {
   "backlog-small": "backlogSmall",
   "backlog-large": "backlogLarge",
   "backlog-fanout": "backlogFanout",
+  "scale-out-deliveries": "scaleOutDeliveries",
   "scenario-timeout-ms": "scenarioTimeoutMs",
 } as const satisfies Record<string, keyof typeof FULL>;
 

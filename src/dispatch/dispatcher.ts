@@ -96,6 +96,8 @@ export class Dispatcher {
   /** An immediate claim, armed by wake(); `timer` is a sleep until work comes due. */
   private immediate: NodeJS.Immediate | null = null;
   private leaseTimer: NodeJS.Timeout | null = null;
+  /** A lease check under way: stop() waits for it, so it never runs against a closed store. */
+  private leaseCheck: Promise<void> | null = null;
   private inFlightTotal = 0;
   private readonly inFlight = new Map<string, number>();
   private pendingOutcomes: AttemptOutcome[] = [];
@@ -129,7 +131,12 @@ export class Dispatcher {
     await this.releaseOrphanedLeases();
     if (!this.running) return; // stopped while releasing
     this.leaseTimer = setInterval(() => {
-      this.releaseLeases().catch((error: unknown) => this.hooks.onError?.(error, "releasing expired leases"));
+      if (this.leaseCheck) return; // the last check is still running (a slow store)
+      this.leaseCheck = this.releaseLeases()
+        .catch((error: unknown) => this.hooks.onError?.(error, "releasing expired leases"))
+        .finally(() => {
+          this.leaseCheck = null;
+        });
     }, this.options.leaseCheckIntervalMs);
     this.leaseTimer.unref();
     // Other processes' ingests (PostgreSQL NOTIFY) wake this worker at once instead of on the next poll.
@@ -177,6 +184,7 @@ export class Dispatcher {
     if (this.immediate) clearImmediate(this.immediate);
     this.immediate = null;
     this.leaseTimer = null;
+    await this.leaseCheck;
     while (this.inFlightTotal > 0 || this.pumping) {
       await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     }

@@ -49,7 +49,7 @@ export function makeDeliveryWorker(ctx: EngineContext): DeliveryWorker {
     config.health === false
       ? null
       : new HealthMonitor(store, config.health, (a) => emitSystemEvent(a.type, a.data), ctx.report, ctx.takeErrorCount);
-  let stopRetention: (() => void) | null = null;
+  let stopRetention: (() => Promise<void>) | null = null;
   let unlisten: (() => void) | null = null;
 
   const worker: DeliveryWorker = {
@@ -64,9 +64,9 @@ export function makeDeliveryWorker(ctx: EngineContext): DeliveryWorker {
     },
     async stop() {
       ctx.state.running = false;
-      stopRetention?.();
+      const retention = stopRetention?.();
       stopRetention = null;
-      health?.stop();
+      await Promise.all([retention, health?.stop()]);
       unlisten?.();
       unlisten = null;
       await ctx.recovery.stop();

@@ -22,6 +22,7 @@ export type HealthAnnouncement =
 export class HealthMonitor {
   private degradedSince: number | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private checking: Promise<void> | null = null;
 
   constructor(
     private readonly store: Store,
@@ -38,24 +39,24 @@ export class HealthMonitor {
 
   start(): void {
     if (this.timer) return;
-    let checking = false;
     this.timer = setInterval(() => {
       // Checks never overlap: one that outlived the interval (a slow store) would otherwise finish
       // after a later one and announce a transition with an earlier time (degraded_for_ms < 0).
-      if (checking) return;
-      checking = true;
-      this.check(Date.now())
+      if (this.checking) return;
+      this.checking = this.check(Date.now())
         .catch((error: unknown) => this.onError(error, "checking health"))
         .finally(() => {
-          checking = false;
+          this.checking = null;
         });
     }, this.options.intervalMs);
     this.timer.unref();
   }
 
-  stop(): void {
+  /** Stops checking; resolves once a check under way has finished, so none runs against a closed store. */
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    await this.checking;
   }
 
   async check(now: number): Promise<void> {

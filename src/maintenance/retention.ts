@@ -21,19 +21,25 @@ export async function purgeExpiredRecords(store: Store, cutoff: number, batchSiz
   }
 }
 
-export function startRetention(store: Store, options: RetentionOptions, onError: (error: unknown, context: string) => void): () => void {
-  let running = false;
+/** Starts the cleanup; the returned stop resolves once a purge under way has finished. */
+export function startRetention(store: Store, options: RetentionOptions, onError: (error: unknown, context: string) => void): () => Promise<void> {
+  let running: Promise<void> | null = null;
   const run = () => {
     if (running) return;
-    running = true;
-    purgeExpiredRecords(store, Date.now() - options.retentionDays * 86_400_000, options.batchSize)
-      .catch((error: unknown) => onError(error, "deleting expired delivery records"))
+    running = purgeExpiredRecords(store, Date.now() - options.retentionDays * 86_400_000, options.batchSize)
+      .then(
+        () => undefined,
+        (error: unknown) => onError(error, "deleting expired delivery records"),
+      )
       .finally(() => {
-        running = false;
+        running = null;
       });
   };
   const timer = setInterval(run, options.intervalMs);
   timer.unref();
   run();
-  return () => clearInterval(timer);
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
 }

@@ -18,6 +18,7 @@ const TINY = [
   "--ingest-requests", "200", "--ingest-concurrency", "10", "--ingest-batch-size", "20",
   "--isolation-webhooks", "10", "--isolation-events", "20", "--hang-timeout-ms", "300",
   "--backlog-small", "100", "--backlog-large", "400",
+  "--scale-out-deliveries", "200",
   "--scenario-timeout-ms", "20000",
 ];
 
@@ -136,6 +137,21 @@ describe("npm run bench", () => {
     expect(report.backlog.small.deliveries).toBeGreaterThanOrEqual(100);
     expect(Number.isFinite(report.backlog.drainRatio) && report.backlog.drainRatio > 0).toBe(true);
     expect(report.backlog.rssPeakMb).toBeGreaterThan(0);
+    // Scale-out needs PostgreSQL: without a URL it says so; with one, 1, 2 and 3 processes each drain every delivery.
+    const scaleOut = report["scale-out"];
+    if ("unavailable" in scaleOut) {
+      expect(scaleOut.unavailable).toMatch(/PostgreSQL/);
+    } else {
+      expect(scaleOut.runs.map((run: { processes: number }) => run.processes)).toEqual([1, 2, 3]);
+      for (const run of scaleOut.runs) {
+        expect(run.deliveries).toBe(200);
+        expect(run.succeeded).toBe(run.deliveries);
+        expect(run.attemptsRecorded).toBe(run.receiverReceived);
+        expect(run.duplicates).toBeGreaterThanOrEqual(0);
+        expect(run.deliveriesPerSecond).toBeGreaterThan(0);
+        expect(Number.isFinite(run.ratioToOneProcess) && run.ratioToOneProcess > 0).toBe(true);
+      }
+    }
     expect(report.machine.nproc).toBeGreaterThan(0);
     expect(Array.isArray(report.targetsMissed)).toBe(true);
   });

@@ -19,9 +19,14 @@
  *
  * Cost: the count reads the partial index deliveries_in_flight, which holds only rows in
  * flight, at most max_concurrency per webhook. The candidate query first excludes webhooks
- * already full in the database (a GROUP BY over that same small index), so one saturated
- * webhook with a long backlog does not fill every claim with rows that cannot be taken.
- * Six round trips per claim (BEGIN, candidates, lock, count, lease, COMMIT). Measured on a
+ * other workers already fill (a GROUP BY over that same small index), so one saturated
+ * webhook with a long backlog does not fill every claim with rows that cannot be taken; the
+ * webhooks this worker fills come from memory (saturatedWebhookIds). Counting this worker's
+ * rows there too was the PostgreSQL 1-webhook figure's main cost (issue 16, fourth round): its
+ * settled outcomes stay in_flight until the next flush (up to 20 ms), so the webhook looked full
+ * and claims came back empty: 305 deliveries/s. What this leaves: a webhook that neither this
+ * worker nor the others fill alone, but both together, can still fill a claim's candidates.
+ * Seven round trips per claim (BEGIN, settings, candidates, lock, count, lease, COMMIT). Measured on a
  * shared 2-core VM (load ~10) with 2,000 due deliveries over 20 webhooks: the candidate query
  * takes 0.15 ms (EXPLAIN ANALYZE); two processes with four claimers each claim 600-720/s at
  * 25 per claim and ~1,900/s at 256 per claim (4,000 deliveries; the dispatcher's batch size).
@@ -37,12 +42,35 @@ import type pg from "pg";
 import type { ClaimRequest, DueDelivery } from "../store.js";
 import { withTransaction } from "./transaction.js";
 
+/**
+ * Two settings for the claim's transaction only.
+ *
+ * synchronous_commit off: the commit does not wait for its WAL flush (measured here: 0.79 ms per
+ * small transaction with the flush, 0.28 ms without). Safe because a claim acknowledges nothing:
+ * if PostgreSQL crashes before the flush, the leases vanish and the deliveries are pending again,
+ * sent once more (at-least-once); an attempt record is committed synchronously, and its flush
+ * writes every earlier WAL record, this claim's included. Other sessions see the commit at once,
+ * so the cross-process cap is unchanged. A database crash can lose a rate-limited webhook's token
+ * spend, i.e. allow one extra burst.
+ *
+ * enable_sort off: the candidates must be read in due order from deliveries_due and stop at the
+ * limit. Right after a backlog is queued the table's statistics still say it is nearly empty,
+ * and the planner then read every open delivery of the webhook through
+ * deliveries_open_by_webhook and sorted them: 17 ms per claim at 20,000 queued to one webhook
+ * (EXPLAIN ANALYZE), against 0.1-3 ms in due order. Sorting stays possible, only dearer.
+ *
+ * jit off: the lease's sort (for row_number) still runs, and the cost enable_sort adds to it
+ * lifted the plan over jit_above_cost: 200 ms of JIT compilation per lease.
+ */
+const CLAIM_SETTINGS_SQL =
+  "SELECT set_config('synchronous_commit', 'off', true), set_config('enable_sort', 'off', true), set_config('jit', 'off', true)";
+
 const CANDIDATES_SQL = `
   WITH saturated AS (
     SELECT f.webhook_id
       FROM deliveries f
       JOIN webhooks w ON w.id = f.webhook_id
-     WHERE f.state = 'in_flight'
+     WHERE f.state = 'in_flight' AND f.lease_owner <> $4
      GROUP BY f.webhook_id, w.max_concurrency
     HAVING count(*) >= w.max_concurrency
   )
@@ -84,13 +112,22 @@ const SPEND_TOKENS_SQL = `
     FROM unnest($2::text[], $3::float8[]) AS b(id, tokens)
    WHERE w.id = b.id`;
 
+// Each event's columns come back once per claim, on the first of its deliveries: with 100
+// webhooks a claim of 256 carries ~3 events, and returning `data` with every delivery sent and
+// parsed the same payload ~85 times (as the SQLite claim's per-event read avoids, see
+// ../sqlite/dispatch-queries.ts).
 const LEASE_SQL = `
-  UPDATE deliveries d
-     SET state = 'in_flight', lease_owner = $1, lease_expires_at = c.lease_expires_at, updated_at = $2
-    FROM unnest($3::text[], $4::bigint[]) AS c(id, lease_expires_at), events e
-   WHERE d.id = c.id AND e.id = d.event_id
-  RETURNING d.id, d.webhook_id, d.tenant_id, d.attempt_count, d.created_at,
-            e.id AS event_id, e.type, e.data, e.metadata, e.created_at AS event_created_at`;
+  WITH leased AS (
+    UPDATE deliveries d
+       SET state = 'in_flight', lease_owner = $1, lease_expires_at = c.lease_expires_at, updated_at = $2
+      FROM unnest($3::text[], $4::bigint[]) AS c(id, lease_expires_at)
+     WHERE d.id = c.id
+    RETURNING d.id, d.webhook_id, d.tenant_id, d.attempt_count, d.created_at, d.event_id
+  )
+  SELECT l.id, l.webhook_id, l.tenant_id, l.attempt_count, l.created_at, l.event_id,
+         e.type, e.data, e.metadata, e.created_at AS event_created_at
+    FROM (SELECT *, row_number() OVER (PARTITION BY event_id) AS nth FROM leased) l
+    LEFT JOIN events e ON e.id = l.event_id AND l.nth = 1`;
 
 interface LeasedRow {
   id: string;
@@ -99,17 +136,19 @@ interface LeasedRow {
   attempt_count: number;
   created_at: string;
   event_id: string;
-  type: string;
-  data: string;
+  /** The event's columns: on the first of its deliveries in the claim only, null on the rest. */
+  type: string | null;
+  data: string | null;
   metadata: string | null;
-  event_created_at: string;
+  event_created_at: string | null;
 }
 
 export async function claimDueDeliveries(pool: pg.Pool, request: ClaimRequest): Promise<DueDelivery[]> {
   if (request.limit <= 0) return [];
   return withTransaction(pool, async (client) => {
+    await client.query(CLAIM_SETTINGS_SQL);
     const candidates = await client.query<{ id: string; webhook_id: string }>(CANDIDATES_SQL, [
-      request.now, request.saturatedWebhookIds, request.limit,
+      request.now, request.saturatedWebhookIds, request.limit, request.owner,
     ]);
     if (candidates.rows.length === 0) return [];
 
@@ -149,12 +188,7 @@ export async function claimDueDeliveries(pool: pg.Pool, request: ClaimRequest): 
     }
 
     const leased = await client.query<LeasedRow>(LEASE_SQL, [request.owner, request.now, ids, leases]);
-    const byId = new Map(leased.rows.map((row) => [row.id, row]));
-    // Oldest due first, as the candidates were read; RETURNING has no defined order.
-    return ids.flatMap((id) => {
-      const row = byId.get(id);
-      return row === undefined ? [] : [toDueDelivery(row)];
-    });
+    return toDueDeliveries(ids, leased.rows);
   });
 }
 
@@ -180,13 +214,18 @@ function refilledTokens(webhook: LockedWebhookRow, now: number): number | null {
   return Math.min(capacity, webhook.rate_tokens + (elapsed / 1000) * rate);
 }
 
-function toDueDelivery(row: LeasedRow): DueDelivery {
-  return {
-    id: row.id,
-    webhookId: row.webhook_id,
-    tenantId: row.tenant_id,
-    attemptCount: row.attempt_count,
-    createdAt: Number(row.created_at),
-    event: { id: row.event_id, type: row.type, data: row.data, metadata: row.metadata, createdAt: Number(row.event_created_at) },
-  };
+/** In the candidates' order (oldest due first; RETURNING has none), each event shared by its deliveries. */
+function toDueDeliveries(ids: string[], rows: LeasedRow[]): DueDelivery[] {
+  const events = new Map<string, DueDelivery["event"]>();
+  for (const row of rows) {
+    if (row.type === null || row.data === null) continue;
+    events.set(row.event_id, { id: row.event_id, type: row.type, data: row.data, metadata: row.metadata, createdAt: Number(row.event_created_at) });
+  }
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return ids.flatMap((id) => {
+    const row = byId.get(id);
+    const event = row && events.get(row.event_id);
+    if (!row || !event) return [];
+    return [{ id: row.id, webhookId: row.webhook_id, tenantId: row.tenant_id, attemptCount: row.attempt_count, createdAt: Number(row.created_at), event }];
+  });
 }
