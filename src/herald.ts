@@ -56,7 +56,8 @@ export interface Herald {
 export async function createHerald(options: HeraldOptions = {}): Promise<Herald> {
   const ctx = await makeEngineContext(options);
   const { config, store } = ctx;
-  if (config.createDefaultTenant) await store.insertTenant({ id: config.defaultTenantId, name: "default", createdAt: Date.now() });
+  const tenants = makeTenantService(ctx);
+  if (config.createDefaultTenant) await tenants.ensure({ id: config.defaultTenantId, name: "default" });
   const events = makeEventService(ctx);
   const worker = makeDeliveryWorker(ctx);
   let closing: Promise<void> | null = null;
@@ -71,7 +72,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
     events: { get: events.get, list: events.list },
     webhooks: makeWebhookService(ctx),
     deliveries: makeDeliveryService(ctx),
-    tenants: makeTenantService(ctx),
+    tenants,
     apiKeys: makeApiKeyService(ctx),
     eventTypes: makeEventTypeService(ctx),
     async ping() {

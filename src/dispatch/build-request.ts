@@ -22,7 +22,7 @@ export interface OutgoingRequest {
 }
 
 /**
- * Bodies of recent events, per payload format and tenant: every webhook of an event in the same
+ * Bodies of recent events, per payload format: every webhook of an event in the same
  * format gets the same bytes, so a 100-way fan-out builds its body once, not 100 times. The
  * `systemprompt` format names the webhook and is built per delivery.
  */
@@ -31,7 +31,7 @@ const recentBodies = new LRUCache<string, string>({ max: 4_096 });
 /** The body, built from the stored event JSON without parsing it again. */
 export function buildBody(format: PayloadFormat, webhookId: string, delivery: DueDelivery): string {
   if (format === "systemprompt") return buildBodyNow(format, webhookId, delivery);
-  const key = `${delivery.event.id}:${format}:${delivery.tenantId}`;
+  const key = `${delivery.event.id}:${format}`; // an event belongs to one tenant: its id says whose
   let body = recentBodies.get(key);
   if (body === undefined) {
     body = buildBodyNow(format, webhookId, delivery);

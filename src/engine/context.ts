@@ -57,7 +57,7 @@ export interface EngineContext {
   settleSystemEvents(): Promise<void>;
   /** Whether this engine's worker runs (a test send waits for its attempt only then). */
   readonly state: { running: boolean };
-  readonly hooks: Pick<HeraldOptions, "onAttempt" | "onEventAccepted">;
+  readonly hooks: Pick<HeraldOptions, "onAttempt">;
   /** The error reporter as the caller gave it, uncounted (the health monitor's own errors). */
   readonly report: ErrorReporter;
 }
@@ -121,10 +121,7 @@ export async function makeEngineContext(options: HeraldOptions): Promise<EngineC
       while (emitting.size > 0) await Promise.all(emitting);
     },
     state: { running: false },
-    hooks: {
-      ...(options.onAttempt ? { onAttempt: options.onAttempt } : {}),
-      ...(options.onEventAccepted ? { onEventAccepted: options.onEventAccepted } : {}),
-    },
+    hooks: options.onAttempt ? { onAttempt: options.onAttempt } : {},
     report,
   };
 }
