@@ -23,6 +23,7 @@ export const errorCatalogue = {
   HERALD_ERR_CONFLICT: 409,
   HERALD_ERR_PRIVATE_TARGET: 422,
   HERALD_ERR_NOT_RUNNING: 503,
+  HERALD_ERR_STORE_UNAVAILABLE: 503,
   HERALD_ERR_CONFIG: 500,
   HERALD_ERR_INTERNAL: 500,
 } as const;
@@ -84,6 +85,14 @@ export const unauthorized = fieldError("HERALD_ERR_UNAUTHORIZED");
 export const forbidden = fieldError("HERALD_ERR_FORBIDDEN");
 /** The engine cannot do this now (503). */
 export const notRunning = defineError("HERALD_ERR_NOT_RUNNING");
+/**
+ * The store cannot write now (disk full, read-only, its file deleted or replaced, connection
+ * lost): nothing was accepted, and the caller should retry after `retryAfterSeconds` (503).
+ */
+export const storeUnavailable = (message: string, cause?: unknown) =>
+  new HeraldError("HERALD_ERR_STORE_UNAVAILABLE", message, cause === undefined ? {} : { cause });
+/** Seconds a caller is told to wait (Retry-After) after HERALD_ERR_STORE_UNAVAILABLE. */
+export const STORE_RETRY_AFTER_SECONDS = 5;
 /** A broken invariant inside Herald (500); never bad input. */
 export const internalError = defineError("HERALD_ERR_INTERNAL");
 

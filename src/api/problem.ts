@@ -5,7 +5,7 @@
  * oversized bodies and HeraldErrors are all mapped here.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { type HeraldErrorCode, errorCatalogue, isHeraldError } from "../errors.js";
+import { type HeraldErrorCode, STORE_RETRY_AFTER_SECONDS, errorCatalogue, isHeraldError } from "../errors.js";
 
 export interface Problem {
   type: string;
@@ -114,7 +114,10 @@ export function toProblem(error: unknown, request: FastifyRequest): Problem {
 export function installProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error, request, reply) => {
     const problem = toProblem(error, request);
-    if (problem.status >= 500) request.log.error({ err: error }, "request failed");
+    if (problem.code === "HERALD_ERR_STORE_UNAVAILABLE") {
+      reply.header("Retry-After", String(STORE_RETRY_AFTER_SECONDS));
+      request.log.error({ err: error }, "store unavailable");
+    } else if (problem.status >= 500) request.log.error({ err: error }, "request failed");
     return sendProblem(reply, problem);
   });
   app.setNotFoundHandler((request, reply) =>
