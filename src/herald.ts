@@ -38,7 +38,10 @@ export interface Herald {
   tenants: TenantService;
   apiKeys: ApiKeyService;
   eventTypes: EventTypeService;
-  /** Resolves when the store answers a query (readiness checks). */
+  /**
+   * Resolves when the store answers a query and can write (readiness checks); rejects with
+   * HERALD_ERR_STORE_UNAVAILABLE naming the cause when it cannot write (see Store.checkWritable).
+   */
   ping(): Promise<void>;
   /** Starts the delivery worker, recovery jobs, health checks and retention. */
   start(): Promise<void>;
@@ -60,6 +63,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
   if (config.createDefaultTenant) await tenants.ensure({ id: config.defaultTenantId, name: "default" });
   const events = makeEventService(ctx);
   const worker = makeDeliveryWorker(ctx);
+  ctx.storeWatch.start();
   let closing: Promise<void> | null = null;
   return {
     config,
@@ -76,13 +80,19 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
     apiKeys: makeApiKeyService(ctx),
     eventTypes: makeEventTypeService(ctx),
     async ping() {
+      const fault = await ctx.storeWatch.check();
+      if (fault) throw fault;
       await store.getTenant(config.defaultTenantId);
     },
     start: () => worker.start(),
     stop: () => worker.stop(),
     flushAttempts: () => worker.flushAttempts(),
     close() {
-      closing ??= worker.close().then(() => ctx.settleSystemEvents()).then(() => store.close());
+      closing ??= ctx.storeWatch
+        .stop()
+        .then(() => worker.close())
+        .then(() => ctx.settleSystemEvents())
+        .then(() => store.close());
       return closing;
     },
     get running() {

@@ -3,14 +3,24 @@
  * `Authorization: Bearer <key>`; the admin key in `x-admin-api-key` (or in either tenant
  * header). Each route declares its access in `config.access`; routes that declare none are
  * tenant routes under /v1, /events and /cloud-agent, and public elsewhere (docs, dashboard).
+ * Access follows the route the router matched, not the URL as sent, so every spelling of a path
+ * (`/%761/webhooks` is `/v1/webhooks`) is authenticated and limited alike.
+ *
+ * Guessing keys is throttled per client address (the socket's; X-Forwarded-For is not trusted):
+ * after AUTH_FAILURE_BURST wrong keys (tenant or admin), one more is checked every
+ * AUTH_FAILURE_REFILL_SECONDS. While an address has none left, every request from it that carries
+ * a key is answered 429 with Retry-After without the key being checked, a right key too: checking
+ * it would tell a guesser which guess was right. Clients sharing one address (a NAT, or a reverse
+ * proxy in front of Herald) share that allowance. A right key does not restore it, or a tenant
+ * could interleave its own key with guesses at the admin key.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { LRUCache } from "lru-cache";
 import type { Herald, Scope } from "../herald.js";
-import { notFound, unauthorized } from "../errors.js";
+import { isHeraldError, notFound, unauthorized } from "../errors.js";
 import { hashApiKey, secretsEqual } from "../secrets/api-key-text.js";
 import { makeProblem, sendProblem } from "./problem.js";
-import type { RateLimiter } from "./rate-limit.js";
+import { FailureThrottle, type RateLimitDecision, type RateLimiter } from "./rate-limit.js";
 
 export type Access = "public" | "tenant" | "admin";
 
@@ -30,6 +40,12 @@ declare module "fastify" {
 /** Found keys are remembered briefly (the least recently used dropped past the cap) so each request does not cost a store read; revocation clears it in this process at once. */
 const KEY_CACHE_MS = 5_000;
 const KEY_CACHE_MAX = 10_000;
+/** Wrong keys an address may send at once, and the seconds until it may send one more. */
+export const AUTH_FAILURE_BURST = 20;
+export const AUTH_FAILURE_REFILL_SECONDS = 3;
+
+/** The headers that carry a key; a request with any of them is refused while its address is throttled. */
+const CREDENTIAL_HEADERS = ["x-admin-api-key", "apikey", "authorization"] as const;
 
 export class Authenticator {
   private readonly cache = new LRUCache<string, Principal>({ max: KEY_CACHE_MAX, ttl: KEY_CACHE_MS });
@@ -40,6 +56,7 @@ export class Authenticator {
     private readonly adminApiKey: string | null,
     private readonly limiter: RateLimiter,
     private readonly rateLimitPerSecond: number,
+    private readonly failures = new FailureThrottle({ burst: AUTH_FAILURE_BURST, refillSeconds: AUTH_FAILURE_REFILL_SECONDS }),
   ) {}
 
   forgetKeys(): void {
@@ -52,7 +69,7 @@ export class Authenticator {
       if (this.adminApiKey !== null && secretsEqual(adminHeader, this.adminApiKey)) return { kind: "admin" };
       throw unauthorized("x-admin-api-key", "the admin API key is wrong");
     }
-    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(headerValue(request, "authorization") ?? "")?.[1];
+    const bearer = /^Bearer[ \t]+(.+)$/i.exec(headerValue(request, "authorization") ?? "")?.[1];
     const key = headerValue(request, "apikey") ?? bearer;
     if (key === undefined) return null;
     if (this.adminApiKey !== null && secretsEqual(key, this.adminApiKey)) return { kind: "admin" };
@@ -75,7 +92,17 @@ export class Authenticator {
     app.addHook("onRequest", async (request, reply) => {
       const access = routeAccess(request);
       if (access === "public") return;
-      const principal = await this.identify(request);
+      if (CREDENTIAL_HEADERS.some((name) => request.headers[name] !== undefined)) {
+        const throttled = this.failures.check(request.ip);
+        if (!throttled.allowed) return this.refuseGuesses(request, reply, throttled);
+      }
+      let principal: Principal | null;
+      try {
+        principal = await this.identify(request);
+      } catch (error) {
+        if (isHeraldError(error) && error.code === "HERALD_ERR_UNAUTHORIZED") this.failures.fail(request.ip);
+        throw error;
+      }
       if (principal === null) {
         return sendProblem(
           reply,
@@ -88,6 +115,22 @@ export class Authenticator {
       request.principal = principal;
       return this.limit(request, reply, principal);
     });
+  }
+
+  private refuseGuesses(request: FastifyRequest, reply: FastifyReply, decision: RateLimitDecision): FastifyReply {
+    const { burst, refillSeconds } = this.failures.options;
+    if (decision.notify) {
+      request.log.warn(`authentication: ${burst} wrong API keys from ${request.ip}; its keys are refused for ${decision.retryAfterSeconds} s (one more try every ${refillSeconds} s)`);
+    }
+    reply.header("Retry-After", String(decision.retryAfterSeconds));
+    return sendProblem(
+      reply,
+      makeProblem(
+        "HERALD_ERR_RATE_LIMITED",
+        `too many wrong API keys from this address: after ${burst}, one more is checked every ${refillSeconds} s, and until then no key from it is checked; retry after ${decision.retryAfterSeconds} s with the right key (apikey, Authorization: Bearer or x-admin-api-key)`,
+        request.url,
+      ),
+    );
   }
 
   private async limit(request: FastifyRequest, reply: FastifyReply, principal: Principal): Promise<FastifyReply | undefined> {
@@ -118,20 +161,44 @@ function rateKeyOf(principal: Principal): string {
   return principal.kind === "admin" ? "admin" : principal.keyId;
 }
 
+/**
+ * A credential header: sent once (a repeated one is refused, not read as its first or joined
+ * copy), only HTTP whitespace (space, tab) around it dropped, so `key\u00a0` is not `key`.
+ */
 function headerValue(request: FastifyRequest, name: string): string | undefined {
   const value = request.headers[name];
-  const first = Array.isArray(value) ? value[0] : value;
-  const trimmed = first?.trim();
+  if (value === undefined) return undefined;
+  const raw = request.raw.rawHeaders;
+  let copies = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) copies++;
+  if (Array.isArray(value) || copies > 1) throw unauthorized(name, "was sent more than once; send the key in one header");
+  const trimmed = value.replace(/^[ \t]+|[ \t]+$/g, "");
   return trimmed ? trimmed : undefined;
 }
 
 const TENANT_PREFIXES = ["/v1/", "/events/", "/cloud-agent/"];
 
+/**
+ * By the matched route's pattern (`/v1/webhooks/:id`); a path no route matches (404) by the
+ * path decoded, its slashes collapsed and lowercased, so `/V1/nope` answers 401 without a key
+ * and 404 with one, like `/v1/nope`: a caller without a key learns nothing of which routes exist.
+ */
 function routeAccess(request: FastifyRequest): Access {
   const declared = request.routeOptions.config?.access;
   if (declared) return declared;
-  const path = request.url.split("?")[0] + "/";
+  const path = (request.routeOptions.url ?? unmatchedPath(request.url)) + "/";
   return TENANT_PREFIXES.some((prefix) => path.startsWith(prefix)) ? "tenant" : "public";
+}
+
+function unmatchedPath(url: string): string {
+  const path = url.split("?")[0]!;
+  let decoded = path;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    // Malformed percent-encoding: classified as sent.
+  }
+  return decoded.replace(/\/{2,}/g, "/").toLowerCase();
 }
 
 /** The caller's principal; routes behind auth always have one. */

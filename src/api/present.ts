@@ -3,7 +3,8 @@
  * credentials masked, and internal fields left out.
  */
 import type { ApiKey, Attempt, Delivery, EventType, HeraldEvent, Page, RecoveryJob, Tenant, Webhook } from "../domain/types.js";
-import { maskIfSensitive, redactWebhook } from "../domain/webhook-input.js";
+import { REDACTED, maskIfSensitive, shownHeaders } from "../domain/webhook-headers.js";
+import { redactWebhook } from "../domain/webhook-input.js";
 import { badRequest } from "../errors.js";
 
 export const iso = (ms: number): string => new Date(ms).toISOString();
@@ -45,8 +46,8 @@ export function presentAttempt(attempt: Attempt) {
     request: {
       method: attempt.request.method,
       url: attempt.request.url,
-      // The dispatcher already redacts what it records; masking again here costs nothing and guards older rows.
-      headers: Object.fromEntries(Object.entries(attempt.request.headers).map(([k, v]) => [k, maskIfSensitive(k, v)])),
+      // The dispatcher already redacts what it records; masking credential-like names again guards rows recorded before it did.
+      headers: Object.fromEntries(Object.entries(attempt.request.headers).map(([k, v]) => [k, v === REDACTED ? v : maskIfSensitive(k, v)])),
     },
     response: attempt.response,
     errorClass: attempt.errorClass,
@@ -87,11 +88,9 @@ export function presentPage<T, R>(page: Page<T>, present: (item: T) => R): { dat
   return { data: page.items.map(present), nextCursor: page.nextCursor };
 }
 
-/** The Identus webhook shape (seeds 001/002). */
+/** The Identus webhook shape (seeds 001/002); header values masked as in /v1 unless `revealHeaders` (the create echo). */
 export function presentIdentusWebhook(webhook: Webhook, revealHeaders = false) {
-  const customHeaders = revealHeaders
-    ? webhook.headers
-    : Object.fromEntries(Object.entries(webhook.headers).map(([k, v]) => [k, maskIfSensitive(k, v)]));
+  const customHeaders = revealHeaders ? webhook.headers : shownHeaders(webhook);
   return { id: webhook.id, url: webhook.url, customHeaders, createdAt: iso(webhook.createdAt) };
 }
 

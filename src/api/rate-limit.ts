@@ -118,3 +118,66 @@ export class RateLimiter {
     return { allowed: false, retryAfterSeconds: Math.max(1, result.ttlInSeconds), notify };
   }
 }
+
+export interface FailureThrottleOptions {
+  /** Failures an address may have before its keys are refused. */
+  burst: number;
+  /** Seconds until one more failure is allowed. */
+  refillSeconds: number;
+  /** At most one `notify` per address per this many ms. */
+  noticeWindowMs?: number;
+}
+
+/**
+ * Failed authentications per client address (brute-force guessing): a token bucket of `burst`
+ * failures refilled one per `refillSeconds`. `check` before a key is checked (refused while the
+ * bucket is empty), `fail` once it proved wrong. Guesses that passed `check` together are all
+ * charged, down to -burst, so a flood in flight at once buys a longer wait, not more guesses.
+ * IPv6 addresses count per /64, the block one subscriber usually holds.
+ */
+export class FailureThrottle {
+  private readonly buckets = new LRUCache<string, Bucket>({ max: KEYS_MAX });
+  private readonly noticed: LRUCache<string, true>;
+
+  constructor(readonly options: FailureThrottleOptions) {
+    this.noticed = new LRUCache({ max: KEYS_MAX, ttl: options.noticeWindowMs ?? 60_000 });
+  }
+
+  private bucket(address: string): Bucket {
+    const now = Date.now();
+    const { burst, refillSeconds } = this.options;
+    const bucket = this.buckets.get(address) ?? { tokens: burst, updatedAt: now };
+    bucket.tokens = Math.min(burst, bucket.tokens + (now - bucket.updatedAt) / 1000 / refillSeconds);
+    bucket.updatedAt = now;
+    this.buckets.set(address, bucket);
+    return bucket;
+  }
+
+  check(ip: string): RateLimitDecision {
+    const address = addressKey(ip);
+    if (!this.buckets.has(address)) return { allowed: true, retryAfterSeconds: 0, notify: false };
+    const { tokens } = this.bucket(address);
+    if (tokens >= 1) return { allowed: true, retryAfterSeconds: 0, notify: false };
+    const notify = !this.noticed.has(address);
+    if (notify) this.noticed.set(address, true);
+    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - tokens) * this.options.refillSeconds)), notify };
+  }
+
+  fail(ip: string): void {
+    const bucket = this.bucket(addressKey(ip));
+    bucket.tokens = Math.max(-this.options.burst, bucket.tokens - 1);
+  }
+}
+
+/** The bucket an address counts in: IPv4 (also IPv4-mapped IPv6) as is, IPv6 by its /64. */
+export function addressKey(ip: string): string {
+  const address = ip.split("%")[0]!.toLowerCase();
+  if (!address.includes(":")) return address;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(address);
+  if (mapped) return mapped[1]!;
+  const [head = "", tail] = address.split("::");
+  const left = head ? head.split(":") : [];
+  const right = tail ? tail.split(":") : [];
+  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
+  return groups.slice(0, 4).map((group) => parseInt(group, 16).toString(16)).join(":") + "::/64";
+}

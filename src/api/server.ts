@@ -11,6 +11,7 @@ import { engineOptionsFrom, type HeraldConfig } from "../config/load-config.js";
 import { readOrCreateSecretFile } from "../config/secret-files.js";
 import { registerDashboard } from "../dashboard/register.js";
 import type { DispatchOptions } from "../dispatch/dispatcher.js";
+import { assertStorableText } from "../domain/json-limits.js";
 import { createHerald, type Herald } from "../herald.js";
 import { generateMasterKey } from "../secrets/secret-box.js";
 import { Authenticator } from "./auth.js";
@@ -18,7 +19,7 @@ import { bootstrapEnvironment } from "./bootstrap.js";
 import type { ApiContext } from "./context.js";
 import { type HeraldMetrics, makeMetrics } from "./metrics.js";
 import { registerOpenApi } from "./openapi.js";
-import { installProblemHandlers } from "./problem.js";
+import { answerClientError, answerError, installProblemHandlers, makeProblem, sendProblem } from "./problem.js";
 import { RateLimiter } from "./rate-limit.js";
 import { registerDeliveryRoutes } from "./routes/deliveries.js";
 import { registerEventTypeRoutes } from "./routes/event-types.js";
@@ -28,7 +29,7 @@ import { registerOperationRoutes } from "./routes/operations.js";
 import { registerTenantRoutes } from "./routes/tenants.js";
 import { registerWebhookRoutes } from "./routes/webhooks.js";
 import { Problem } from "./schemas.js";
-import { makeRequestValidatorCompiler } from "./validation.js";
+import { makeRequestValidatorCompiler, parseJsonBody } from "./validation.js";
 
 export interface BuildAppOptions {
   metrics?: HeraldMetrics;
@@ -41,6 +42,8 @@ export interface RegisteredRoute {
   method: string;
   url: string;
   hidden: boolean;
+  /** The route's body schema, if it takes a body (tests send hostile bodies to every such route). */
+  body?: unknown;
 }
 
 const routeLists = new WeakMap<FastifyInstance, RegisteredRoute[]>();
@@ -64,6 +67,10 @@ export async function buildApp(herald: Herald, config: HeraldConfig, options: Bu
     // One access-log line per request drowns the start-up lines people need at the default
     // level; they are logged at debug (HERALD_LOG_LEVEL=debug) by the hook below instead.
     logController: new LogController({ disableRequestLogging: true }),
+    // Errors raised before a route is found (a bad percent-escape, an over-long path parameter)
+    // and those node's HTTP parser raises (headers too large) are problem+json like the rest.
+    frameworkErrors: (error, request, reply) => void answerError(error, request, reply),
+    clientErrorHandler: answerClientError,
   });
   app.addHook("onResponse", async (request, reply) => {
     request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, "request");
@@ -72,8 +79,9 @@ export async function buildApp(herald: Herald, config: HeraldConfig, options: Bu
   routeLists.set(app, routes);
   app.addHook("onRoute", (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    const hidden = Boolean((route.schema as { hide?: boolean } | undefined)?.hide);
-    for (const method of methods) routes.push({ method, url: route.url, hidden });
+    const schema = route.schema as { hide?: boolean; body?: unknown } | undefined;
+    const hidden = Boolean(schema?.hide);
+    for (const method of methods) routes.push({ method, url: route.url, hidden, ...(schema?.body !== undefined ? { body: schema.body } : {}) });
   });
 
   app.setValidatorCompiler(makeRequestValidatorCompiler());
@@ -82,6 +90,32 @@ export async function buildApp(herald: Herald, config: HeraldConfig, options: Bu
   installProblemHandlers(app);
   // The API takes JSON only; text bodies answer 415 instead of failing schema validation as a string.
   app.removeContentTypeParser("text/plain");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+  // A compressed body would be read as text and fail as "not valid JSON"; say what is wrong instead.
+  app.addHook("preParsing", async (request, reply, payload) => {
+    const encoding = request.headers["content-encoding"];
+    if (encoding === undefined || /^\s*(identity)?\s*$/i.test(encoding)) return payload;
+    const detail = `Content-Encoding: ${encoding} is not supported; send the body uncompressed`;
+    await sendProblem(reply, makeProblem("HERALD_ERR_UNSUPPORTED_MEDIA_TYPE", detail, request.url, "Content-Encoding"));
+    return payload;
+  });
+  // Path and query parameters, headers (Idempotency-Key) and a body's tenantId reach the store as
+  // text, which PostgreSQL refuses with a NUL in it: refused here, naming the parameter, for every route.
+  app.addHook("preValidation", async (request) => {
+    const tenantId = (request.body as { tenantId?: unknown } | null | undefined)?.tenantId;
+    for (const part of [request.params, request.query, request.headers, { tenantId }]) {
+      for (const [name, value] of Object.entries((part ?? {}) as Record<string, unknown>)) {
+        for (const text of [value].flat()) if (typeof text === "string") assertStorableText(text, name);
+      }
+    }
+  });
   app.addSchema(Problem);
 
   const metrics = options.metrics ?? makeMetrics();

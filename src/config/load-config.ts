@@ -8,6 +8,7 @@ import { deepFreeze } from "../domain/deep-freeze.js";
 import { configError } from "../errors.js";
 import type { HeraldOptions } from "../engine/options.js";
 import { parseMasterKey } from "../secrets/secret-box.js";
+import { DEFAULT_DENIED_PORTS } from "../security/target-guard.js";
 import { DEFAULT_DATABASE_URL, parseDatabaseUrl } from "../store/open-store.js";
 
 export type HeraldRole = "all" | "api" | "worker";
@@ -37,6 +38,8 @@ export interface HeraldConfig {
   defaultWalletApiKey: string | null;
   allowPrivateTargets: boolean;
   httpsOnly: boolean;
+  /** Ports no webhook may reach, on any host. */
+  deniedPorts: number[];
   retentionDays: number;
   cleanupIntervalMs: number;
   /** An event id or Idempotency-Key seen within this window returns the original event. */
@@ -77,6 +80,10 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { env: "DEFAULT_WALLET_AUTH_API_KEY", flag: "--default-wallet-auth-api-key <key>", description: "API key of the default tenant", default: "generated into <data-dir>/default-tenant.key" },
   { env: "HERALD_ALLOW_PRIVATE_TARGETS", flag: "--allow-private-targets", description: "allow webhook URLs on loopback/private/link-local addresses", default: "false", boolean: true },
   { env: "HERALD_HTTPS_ONLY", flag: "--https-only", description: "refuse webhook URLs that are not https://", default: "false", boolean: true },
+  {
+    env: "HERALD_DENIED_PORTS", flag: "--denied-ports <list>",
+    description: "comma-separated ports no webhook may reach on any host (SSH, mail, databases, brokers, caches); \"none\" for none", default: "22,25,3306,5432,6379,... (docs/security.md)",
+  },
   { env: "HERALD_RETENTION_DAYS", flag: "--retention-days <days>", description: "days delivery records are kept", default: "30" },
   { env: "HERALD_CLEANUP_INTERVAL_MS", flag: "--cleanup-interval-ms <ms>", description: "how often old delivery records are removed", default: "86400000" },
   { env: "HERALD_IDEMPOTENCY_WINDOW_MS", flag: "--idempotency-window-ms <ms>", description: "how long an event id or Idempotency-Key returns the original event", default: "86400000 (24 h)" },
@@ -118,6 +125,18 @@ function parseNumber(variable: string, value: string | undefined, fallback: numb
 
 const TRUE = new Set(["true", "1", "yes", "on"]);
 const FALSE = new Set(["false", "0", "no", "off"]);
+
+function parsePorts(variable: string, value: string | undefined, fallback: readonly number[]): number[] {
+  if (value === undefined) return [...fallback];
+  if (value.toLowerCase() === "none") return [];
+  return value.split(",").map((part) => {
+    const port = Number(part.trim());
+    if (!/^\d+$/.test(part.trim()) || port < 1 || port > 65535) {
+      throw configError(variable, `${JSON.stringify(part.trim())} is not a port; set comma-separated ports from 1 to 65535, or none`);
+    }
+    return port;
+  });
+}
 
 function parseBoolean(variable: string, value: string | undefined, fallback: boolean): boolean {
   if (value === undefined) return fallback;
@@ -207,6 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     defaultWalletApiKey: parseToken("DEFAULT_WALLET_AUTH_API_KEY", read("DEFAULT_WALLET_AUTH_API_KEY"), 16),
     allowPrivateTargets: parseBoolean("HERALD_ALLOW_PRIVATE_TARGETS", read("HERALD_ALLOW_PRIVATE_TARGETS"), false),
     httpsOnly: parseBoolean("HERALD_HTTPS_ONLY", read("HERALD_HTTPS_ONLY"), false),
+    deniedPorts: parsePorts("HERALD_DENIED_PORTS", read("HERALD_DENIED_PORTS"), DEFAULT_DENIED_PORTS),
     retentionDays: parseInteger("HERALD_RETENTION_DAYS", read("HERALD_RETENTION_DAYS"), 30, 1, 36_500),
     cleanupIntervalMs: parseInteger("HERALD_CLEANUP_INTERVAL_MS", read("HERALD_CLEANUP_INTERVAL_MS"), 86_400_000, 1_000, 2_147_483_647),
     idempotencyWindowMs: parseInteger("HERALD_IDEMPOTENCY_WINDOW_MS", read("HERALD_IDEMPOTENCY_WINDOW_MS"), 86_400_000, 1_000, 365 * 86_400_000),
@@ -230,6 +250,7 @@ export function engineOptionsFrom(config: Readonly<HeraldConfig>, secretKey: str
     createDefaultTenant: false,
     allowPrivateTargets: config.allowPrivateTargets,
     httpsOnly: config.httpsOnly,
+    deniedPorts: config.deniedPorts,
     retention: { retentionDays: config.retentionDays, intervalMs: config.cleanupIntervalMs },
     limits: { idempotencyWindowMs: config.idempotencyWindowMs },
   };

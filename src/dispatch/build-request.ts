@@ -5,10 +5,10 @@
  * are the attempt's.
  */
 import { LRUCache } from "lru-cache";
-import { signBodyHmac, DEFAULT_HMAC_HEADER } from "../signing/body-hmac.js";
+import { signBodyHmac } from "../signing/body-hmac.js";
 import { standardSignatureHeader } from "../signing/standard-webhooks.js";
-import type { PayloadFormat, Webhook } from "../domain/types.js";
-import { isSensitiveHeader } from "../domain/webhook-input.js";
+import type { PayloadFormat, Webhook, WebhookAuth } from "../domain/types.js";
+import { REDACTED, authHeaderName, isReservedHeader, publicHeaderNames } from "../domain/webhook-headers.js";
 import { HERALD_VERSION } from "../version.js";
 import type { DueDelivery } from "../store/store.js";
 
@@ -61,38 +61,46 @@ export function signingSecrets(webhook: Webhook, now: number): string[] {
   return webhook.secrets.filter((s) => s.expiresAt === null || s.expiresAt > now).map((s) => s.secret);
 }
 
+/**
+ * Headers in this order: the webhook's own (which may replace the user-agent), then its auth,
+ * then Herald's. Herald's come last and the framing ones are never taken from the webhook, so
+ * a row stored before a rule existed still cannot forge a signature or break every request.
+ */
 export function buildRequest(webhook: Webhook, delivery: DueDelivery, now: number): OutgoingRequest {
   const body = buildBody(webhook.payloadFormat, webhook.id, delivery);
   const seconds = Math.floor(now / 1000);
-  const headers: Record<string, string> = {
-    "content-type": "application/json",
-    "user-agent": USER_AGENT,
-    "x-webhook-event": delivery.event.type,
-    "x-webhook-id": webhook.id,
-    "x-webhook-timestamp": new Date(now).toISOString(),
-    "webhook-id": delivery.event.id,
-    "webhook-timestamp": String(seconds),
-    "webhook-signature": standardSignatureHeader(signingSecrets(webhook, now), delivery.event.id, seconds, body),
-  };
-  for (const [name, value] of Object.entries(webhook.headers)) headers[name.toLowerCase()] = value;
-  const auth = webhook.auth;
+  const headers: Record<string, string> = { "user-agent": USER_AGENT };
+  for (const [name, value] of Object.entries(webhook.headers)) {
+    const lower = name.toLowerCase();
+    if (!isReservedHeader(lower)) headers[lower] = value;
+  }
+  const authName = authHeaderName(webhook.auth);
+  const authValue = authHeaderValue(webhook.auth, body);
+  if (authName !== null && authValue !== null && !isReservedHeader(authName)) headers[authName] = authValue;
+  headers["content-type"] = "application/json";
+  headers["x-webhook-event"] = delivery.event.type;
+  headers["x-webhook-id"] = webhook.id;
+  headers["x-webhook-timestamp"] = new Date(now).toISOString();
+  headers["webhook-id"] = delivery.event.id;
+  headers["webhook-timestamp"] = String(seconds);
+  headers["webhook-signature"] = standardSignatureHeader(signingSecrets(webhook, now), delivery.event.id, seconds, body);
+  return { method: webhook.method, url: webhook.url, headers, body };
+}
+
+/** The value of the header named by authHeaderName. */
+function authHeaderValue(auth: WebhookAuth, body: string): string | null {
   switch (auth.type) {
     case "none":
-      break;
+      return null;
     case "bearer":
-      headers.authorization = `Bearer ${auth.credentials.token}`;
-      break;
+      return `Bearer ${auth.credentials.token}`;
     case "basic":
-      headers.authorization = `Basic ${Buffer.from(`${auth.credentials.username}:${auth.credentials.password}`).toString("base64")}`;
-      break;
+      return `Basic ${Buffer.from(`${auth.credentials.username}:${auth.credentials.password}`).toString("base64")}`;
     case "api-key":
-      headers[auth.credentials.header_name.toLowerCase()] = auth.credentials.api_key;
-      break;
+      return auth.credentials.api_key;
     case "hmac":
-      headers[(auth.credentials.header_name ?? DEFAULT_HMAC_HEADER).toLowerCase()] = signBodyHmac(auth.credentials.secret, body);
-      break;
+      return signBodyHmac(auth.credentials.secret, body);
   }
-  return { method: webhook.method, url: webhook.url, headers, body };
 }
 
 const SECRET_HEADERS = new Set(["authorization", "webhook-signature", "cookie", "proxy-authorization"]);
@@ -100,23 +108,25 @@ const SECRET_HEADERS = new Set(["authorization", "webhook-signature", "cookie", 
 /** Header names redacted for each webhook object (the webhook cache hands out the same object until it changes). */
 const redactedNames = new WeakMap<Webhook, Set<string>>();
 
+/** Every custom header is a secret unless the webhook lists it in publicHeaders; so is the auth header, always. */
 function secretHeaderNames(webhook: Webhook): Set<string> {
   let secret = redactedNames.get(webhook);
   if (secret !== undefined) return secret;
   secret = new Set(SECRET_HEADERS);
-  if (webhook.auth.type === "api-key") secret.add(webhook.auth.credentials.header_name.toLowerCase());
-  if (webhook.auth.type === "hmac") secret.add((webhook.auth.credentials.header_name ?? DEFAULT_HMAC_HEADER).toLowerCase());
+  const shown = publicHeaderNames(webhook);
   for (const name of Object.keys(webhook.headers)) {
-    if (isSensitiveHeader(name)) secret.add(name.toLowerCase());
+    if (!shown.has(name.toLowerCase())) secret.add(name.toLowerCase());
   }
+  const authName = authHeaderName(webhook.auth);
+  if (authName !== null) secret.add(authName);
   redactedNames.set(webhook, secret);
   return secret;
 }
 
-/** Request headers as recorded in an attempt: credentials and signatures redacted. */
+/** Request headers as recorded in an attempt: credentials, signatures and custom headers not in publicHeaders redacted. */
 export function redactRequestHeaders(webhook: Webhook, headers: Record<string, string>): Record<string, string> {
   const secret = secretHeaderNames(webhook);
   const out: Record<string, string> = {};
-  for (const name in headers) out[name] = secret.has(name) ? "[redacted]" : headers[name]!;
+  for (const name in headers) out[name] = secret.has(name) ? REDACTED : headers[name]!;
   return out;
 }

@@ -49,6 +49,11 @@ export interface Webhook {
   events: string[];
   method: HttpMethod;
   headers: Record<string, string>;
+  /**
+   * Names of `headers` (any case) whose values are shown in API answers and attempt records;
+   * every other header value is treated as a secret. Absent (rows made before it existed): none.
+   */
+  publicHeaders?: string[];
   auth: WebhookAuth;
   /** Current secret first; older ones still inside their rotation grace period after it. */
   secrets: SigningSecret[];

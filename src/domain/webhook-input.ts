@@ -6,8 +6,12 @@ import { invalidField } from "../errors.js";
 import { generateSigningSecret, isSigningSecret } from "../signing/standard-webhooks.js";
 import { assertEventPatterns } from "./event-patterns.js";
 import { uuidv7 } from "./ids.js";
+import { assertJsonValue, assertStorableText } from "./json-limits.js";
 import { DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUT_MS, resolveRetryPolicy } from "./retry-policy.js";
 import type { HttpMethod, PayloadFormat, RetryPolicy, Webhook, WebhookAuth, WebhookKind, WebhookStatus } from "./types.js";
+import {
+  assertAuthHeaderFree, checkHeaderName, checkHeaderValue, checkHeaders, checkPublicHeaders, keepMaskedValues, keptPublicHeaders, mask, shownHeaders,
+} from "./webhook-headers.js";
 
 export interface WebhookInput {
   name?: string;
@@ -16,6 +20,11 @@ export interface WebhookInput {
   events?: string[];
   method?: HttpMethod;
   headers?: Record<string, string>;
+  /**
+   * Names of `headers` (any case) whose values are not secret: shown in API answers and attempt
+   * records. Every other header value is masked there, whatever its name.
+   */
+  publicHeaders?: string[];
   auth?: { type: string; credentials?: Record<string, unknown> } | null;
   retry?: Partial<RetryPolicy>;
   timeoutMs?: number;
@@ -35,15 +44,15 @@ export const DEFAULT_MAX_CONCURRENCY = 10;
 export const MAX_URL_LENGTH = 2048;
 const METHODS: readonly HttpMethod[] = ["POST", "PUT", "PATCH"];
 const FORMATS: readonly PayloadFormat[] = ["identus", "standard", "systemprompt"];
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Set by Herald itself on every request; a webhook may not override them. */
-const RESERVED_HEADERS = new Set([
-  "host", "content-length", "content-type", "transfer-encoding", "connection", "keep-alive", "upgrade",
-  "webhook-id", "webhook-timestamp", "webhook-signature", "x-webhook-event", "x-webhook-id", "x-webhook-timestamp",
-]);
+/**
+ * One request per 100 s at the slowest: a limit below that (1e-300 is a positive number) would
+ * leave every delivery after the first pending for good.
+ */
+export const MIN_RATE_LIMIT_PER_SECOND = 0.01;
+export const MAX_RATE_LIMIT_PER_SECOND = 100_000;
 
 const KNOWN_FIELDS = new Set([
-  "name", "url", "description", "events", "method", "headers", "auth", "retry", "timeoutMs", "status",
+  "name", "url", "description", "events", "method", "headers", "publicHeaders", "auth", "retry", "timeoutMs", "status",
   "payloadFormat", "rateLimitPerSecond", "maxConcurrency", "ordered", "metadata", "secret",
 ]);
 
@@ -61,6 +70,7 @@ export function checkUrl(value: unknown, field = "url"): string {
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
     throw invalidField(field, `must use http or https, not ${parsed.protocol.replace(":", "")}`);
   }
+  assertStorableText(value, field);
   if (parsed.username || parsed.password) {
     throw invalidField(field, "must not carry credentials; use auth {type: \"basic\"} instead");
   }
@@ -71,6 +81,7 @@ function checkString(field: string, value: unknown, max: number, allowEmpty = tr
   if (typeof value !== "string" || (!allowEmpty && value.trim() === "") || value.length > max) {
     throw invalidField(field, `must be a ${allowEmpty ? "" : "non-empty "}string of at most ${max} characters`);
   }
+  assertStorableText(value, field);
   return value;
 }
 
@@ -88,30 +99,22 @@ function checkObject(field: string, value: unknown): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-export function checkHeaders(value: unknown, field = "headers"): Record<string, string> {
-  const headers = checkObject(field, value);
-  const out: Record<string, string> = {};
-  const entries = Object.entries(headers);
-  if (entries.length > 50) throw invalidField(field, "may hold at most 50 headers");
-  for (const [name, headerValue] of entries) {
-    if (!HEADER_NAME.test(name)) throw invalidField(`${field}.${name}`, "is not a valid HTTP header name");
-    if (RESERVED_HEADERS.has(name.toLowerCase())) {
-      throw invalidField(`${field}.${name}`, "is set by Herald on every request and cannot be overridden");
-    }
-    if (typeof headerValue !== "string" || headerValue.length > 4096 || /[\r\n\0]/.test(headerValue)) {
-      throw invalidField(`${field}.${name}`, "must be a string of at most 4096 characters without line breaks");
-    }
-    out[name] = headerValue;
-  }
-  return out;
-}
+/** How a credential is checked beyond being a non-empty string: the header rules where it becomes a header name or value, else as storable text. */
+type CredentialRule = (path: string, value: string) => unknown;
 
-function credential(field: string, credentials: Record<string, unknown>, key: string, required = true): string | undefined {
+const storableCredential: CredentialRule = (path, value) => {
+  if (/[\r\n]/.test(value)) throw invalidField(path, "must not hold line breaks");
+  assertStorableText(value, path);
+};
+
+function credential(field: string, credentials: Record<string, unknown>, key: string, rule: CredentialRule, required = true): string | undefined {
   const value = credentials[key];
+  const path = `${field}.credentials.${key}`;
   if (value === undefined && !required) return undefined;
-  if (typeof value !== "string" || value.length === 0 || value.length > 4096 || /[\r\n\0]/.test(value)) {
-    throw invalidField(`${field}.credentials.${key}`, "is required: a non-empty string without line breaks");
+  if (typeof value !== "string" || value.length === 0 || value.length > 4096) {
+    throw invalidField(path, "is required: a non-empty string of at most 4096 characters");
   }
+  rule(path, value);
   return value;
 }
 
@@ -124,23 +127,22 @@ export function checkAuth(value: unknown, field = "auth"): WebhookAuth {
     case "none":
       return { type: "none" };
     case "bearer":
-      return { type, credentials: { token: credential(field, credentials, "token")! } };
+      return { type, credentials: { token: credential(field, credentials, "token", checkHeaderValue)! } };
     case "basic":
       return {
         type,
-        credentials: { username: credential(field, credentials, "username")!, password: credential(field, credentials, "password")! },
+        credentials: {
+          username: credential(field, credentials, "username", storableCredential)!,
+          password: credential(field, credentials, "password", storableCredential)!,
+        },
       };
     case "api-key": {
-      const headerName = credential(field, credentials, "header_name", false) ?? "X-API-Key";
-      if (!HEADER_NAME.test(headerName)) throw invalidField(`${field}.credentials.header_name`, "is not a valid HTTP header name");
-      return { type, credentials: { api_key: credential(field, credentials, "api_key")!, header_name: headerName } };
+      const headerName = credential(field, credentials, "header_name", checkHeaderName, false) ?? "X-API-Key";
+      return { type, credentials: { api_key: credential(field, credentials, "api_key", checkHeaderValue)!, header_name: headerName } };
     }
     case "hmac": {
-      const headerName = credential(field, credentials, "header_name", false);
-      if (headerName !== undefined && !HEADER_NAME.test(headerName)) {
-        throw invalidField(`${field}.credentials.header_name`, "is not a valid HTTP header name");
-      }
-      const secret = credential(field, credentials, "secret")!;
+      const headerName = credential(field, credentials, "header_name", checkHeaderName, false);
+      const secret = credential(field, credentials, "secret", storableCredential)!;
       return { type, credentials: headerName === undefined ? { secret } : { secret, header_name: headerName } };
     }
     default:
@@ -157,8 +159,11 @@ function checkEnum<T extends string>(field: string, value: unknown, allowed: rea
 
 function checkRateLimit(value: unknown): number | null {
   if (value === null) return null;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0 || value > 100_000) {
-    throw invalidField("rateLimitPerSecond", "must be null (no limit) or a number above 0 and at most 100000");
+  if (typeof value !== "number" || !Number.isFinite(value) || value < MIN_RATE_LIMIT_PER_SECOND || value > MAX_RATE_LIMIT_PER_SECOND) {
+    throw invalidField(
+      "rateLimitPerSecond",
+      `must be null (no limit) or a number from ${MIN_RATE_LIMIT_PER_SECOND} (one request per 100 s) to ${MAX_RATE_LIMIT_PER_SECOND}; got ${JSON.stringify(value)}`,
+    );
   }
   return value;
 }
@@ -194,6 +199,7 @@ export function buildWebhook(rawInput: unknown, context: NewWebhookContext): Web
     events: ["*"],
     method: input.method === undefined ? "POST" : checkEnum("method", input.method, METHODS),
     headers: input.headers === undefined ? {} : checkHeaders(input.headers),
+    publicHeaders: [],
     auth: checkAuth(input.auth),
     secrets: [{ secret, expiresAt: null }],
     retry: resolveRetryPolicy(input.retry, context.retryBase ?? DEFAULT_RETRY_POLICY),
@@ -213,6 +219,8 @@ export function buildWebhook(rawInput: unknown, context: NewWebhookContext): Web
     assertEventPatterns(input.events);
     webhook.events = [...new Set(input.events)];
   }
+  if (input.publicHeaders !== undefined) webhook.publicHeaders = checkPublicHeaders(input.publicHeaders, webhook.headers);
+  assertAuthHeaderFree(webhook, input.headers !== undefined);
   return webhook;
 }
 
@@ -223,6 +231,8 @@ function checkBoolean(field: string, value: unknown): boolean {
 
 function checkMetadata(value: unknown): Record<string, unknown> {
   const metadata = checkObject("metadata", value);
+  // Before JSON.stringify: 5,000 levels of nesting would overflow the stack there (a 500).
+  assertJsonValue(metadata, "metadata");
   if (JSON.stringify(metadata).length > 16_384) throw invalidField("metadata", "must be at most 16 KiB as JSON");
   return metadata;
 }
@@ -242,8 +252,12 @@ export function applyWebhookPatch(current: Webhook, rawPatch: unknown, now: numb
     next.events = [...new Set(patch.events)];
   }
   if (patch.method !== undefined) next.method = checkEnum("method", patch.method, METHODS);
-  if (patch.headers !== undefined) next.headers = checkHeaders(patch.headers);
+  if (patch.headers !== undefined) next.headers = keepMaskedValues(checkHeaders(patch.headers), current);
+  next.publicHeaders = patch.publicHeaders === undefined
+    ? keptPublicHeaders(current.publicHeaders, next.headers)
+    : checkPublicHeaders(patch.publicHeaders, next.headers);
   if (patch.auth !== undefined) next.auth = checkAuth(patch.auth);
+  if (patch.headers !== undefined || patch.auth !== undefined) assertAuthHeaderFree(next, patch.headers !== undefined);
   if (patch.retry !== undefined) next.retry = resolveRetryPolicy(patch.retry, current.retry);
   if (patch.timeoutMs !== undefined) next.timeoutMs = checkInteger("timeoutMs", patch.timeoutMs, 100, 300_000);
   if (patch.status !== undefined) {
@@ -258,32 +272,16 @@ export function applyWebhookPatch(current: Webhook, rawPatch: unknown, now: numb
   return next;
 }
 
-/** The webhook as callers see it: credentials and secrets masked. */
+/** The webhook as callers see it: credentials, secrets and header values (but those in publicHeaders) masked. */
 export function redactWebhook(webhook: Webhook): PublicWebhook {
   const { secrets: _secrets, ...rest } = webhook;
-  return {
-    ...rest,
-    headers: Object.fromEntries(Object.entries(webhook.headers).map(([k, v]) => [k, maskIfSensitive(k, v)])),
-    auth: redactAuth(webhook.auth),
-  };
+  return { ...rest, headers: shownHeaders(webhook), publicHeaders: webhook.publicHeaders ?? [], auth: redactAuth(webhook.auth) };
 }
 
-export type PublicWebhook = Omit<Webhook, "secrets" | "auth"> & { auth: { type: WebhookAuth["type"]; credentials?: Record<string, string> } };
-
-export function mask(value: string): string {
-  return value.length <= 8 ? "****" : `****${value.slice(-4)}`;
-}
-
-const SENSITIVE_HEADER = /authorization|token|secret|key|cookie|signature|password/i;
-
-/** Whether a header's name says it carries a credential: masked in API answers, redacted in attempt records. */
-export function isSensitiveHeader(name: string): boolean {
-  return SENSITIVE_HEADER.test(name);
-}
-
-export function maskIfSensitive(name: string, value: string): string {
-  return isSensitiveHeader(name) ? mask(value) : value;
-}
+export type PublicWebhook = Omit<Webhook, "secrets" | "auth" | "publicHeaders"> & {
+  publicHeaders: string[];
+  auth: { type: WebhookAuth["type"]; credentials?: Record<string, string> };
+};
 
 function redactAuth(auth: WebhookAuth): PublicWebhook["auth"] {
   switch (auth.type) {

@@ -1,5 +1,6 @@
 /** Tenants' API keys: issued (the key shown once), listed by prefix, revoked, looked up by hash. */
 import { uuidv7 } from "../domain/ids.js";
+import { assertStorableText } from "../domain/json-limits.js";
 import type { ApiKey } from "../domain/types.js";
 import { notFound } from "../errors.js";
 import { generateApiKey, hashApiKey } from "../secrets/api-key-text.js";
@@ -31,6 +32,7 @@ export function makeApiKeyService(ctx: EngineContext): ApiKeyService {
   const { store } = ctx;
   return {
     async issue(tenantId, name, given) {
+      assertStorableText(name, "name");
       if (!(await store.getTenant(tenantId))) throw notFound.tenant(tenantId);
       const key = given ?? generateApiKey();
       const apiKey: ApiKey = { id: uuidv7(), tenantId, name, prefix: key.slice(0, SHOWN_PREFIX_LENGTH), createdAt: Date.now(), revokedAt: null };

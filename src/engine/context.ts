@@ -10,6 +10,7 @@
 import { join } from "node:path";
 import { readOrCreateSecretFile } from "../config/secret-files.js";
 import type { SystemEventType } from "../domain/event-patterns.js";
+import { type HeraldError, isHeraldError } from "../errors.js";
 import { WebhookCache } from "../dispatch/webhook-cache.js";
 import { EventSchemas } from "../ingest/event-schemas.js";
 import { GroupCommit } from "../ingest/group-commit.js";
@@ -39,6 +40,54 @@ function makeWorkSignal(): WorkSignal {
   };
 }
 
+/** Whether the store can write (Store.checkWritable), asked every second while the engine is open. */
+export interface StoreWatch {
+  /** Asks the store now; a fault not reported yet is reported through onError. */
+  check(): Promise<HeraldError | null>;
+  start(): void;
+  /** Stops the checks; resolves once a check under way has finished, so none runs against a closed store. */
+  stop(): Promise<void>;
+}
+
+/** How often the store is asked whether it can write: how long a deleted SQLite file can go unnoticed. */
+const STORE_CHECK_INTERVAL_MS = 1_000;
+
+/** `noted` hears every answer, a fault or null; `onError` a check that failed otherwise. */
+function makeStoreWatch(store: Store, noted: (fault: HeraldError | null) => void, onError: ErrorReporter): StoreWatch {
+  let timer: NodeJS.Timeout | null = null;
+  let checking: Promise<void> | null = null;
+  const check = async () => {
+    const fault = (await store.checkWritable?.()) ?? null;
+    noted(fault);
+    return fault;
+  };
+  return {
+    check,
+    start() {
+      if (timer || !store.checkWritable) return;
+      timer = setInterval(() => {
+        if (checking) return;
+        checking = check()
+          .then(
+            () => undefined,
+            (error: unknown) => onError(error, "checking the store"),
+          )
+          .finally(() => {
+            checking = null;
+          });
+      }, STORE_CHECK_INTERVAL_MS);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = null;
+      await checking;
+    },
+  };
+}
+
+const isStoreFault = (error: unknown): error is HeraldError => isHeraldError(error) && error.code === "HERALD_ERR_STORE_UNAVAILABLE";
+
 export interface EngineContext {
   readonly config: EngineConfig;
   readonly store: Store;
@@ -47,8 +96,13 @@ export interface EngineContext {
   readonly ingest: IngestPipeline;
   readonly recovery: RecoveryRunner;
   readonly work: WorkSignal;
-  /** Background errors: counted for the health monitor, then reported as the caller asked. */
+  /**
+   * Background errors: counted for the health monitor, then reported as the caller asked. A
+   * store fault (HERALD_ERR_STORE_UNAVAILABLE) is reported once, when first met, not by every
+   * claim, flush and check that meets it again; once the store can write, the next one is new.
+   */
   readonly onError: ErrorReporter;
+  readonly storeWatch: StoreWatch;
   /** How many background errors were reported since the last call (health checks). */
   takeErrorCount(): number;
   /** Emits one of Herald's own events; failures are reported through onError, never thrown. */
@@ -62,25 +116,40 @@ export interface EngineContext {
   readonly report: ErrorReporter;
 }
 
-async function openConfiguredStore(options: HeraldOptions): Promise<Store> {
+async function openConfiguredStore(options: HeraldOptions, onError: ErrorReporter): Promise<Store> {
   if (options.store) return options.store;
   const url = parseDatabaseUrl(options.database ?? DEFAULT_DATABASE_URL);
   const keyText =
     options.secretKey ??
     (url.dataDir === null ? generateMasterKey() : readOrCreateSecretFile(join(url.dataDir, "secret.key"), generateMasterKey).value);
-  return openStore(url, makeSecretBox(parseMasterKey(keyText, options.secretKey ? "HERALD_SECRET_KEY" : "secret.key")));
+  return openStore(url, makeSecretBox(parseMasterKey(keyText, options.secretKey ? "HERALD_SECRET_KEY" : "secret.key")), onError);
 }
 
 export async function makeEngineContext(options: HeraldOptions): Promise<EngineContext> {
   const config = resolveEngineConfig(options);
-  const store = await openConfiguredStore(options);
   const report: ErrorReporter = options.onError ?? ((error, context) => console.error(`herald: ${context}:`, error));
   let errorCount = 0;
+  let reportedFault: string | null = null;
   const onError: ErrorReporter = (error, context) => {
     errorCount++;
+    if (isStoreFault(error)) {
+      if (error.message === reportedFault) return;
+      reportedFault = error.message;
+    }
     report(error, context);
   };
+  const store = await openConfiguredStore(options, onError);
   const work = makeWorkSignal();
+  const noted = (fault: HeraldError | null) => {
+    if (fault) onError(fault, "checking the store");
+    else if (reportedFault !== null) {
+      // It can write again: the next fault is news, and a worker whose claim failed on this one
+      // may be waiting for a wake-up rather than polling (its next-due read failed too).
+      reportedFault = null;
+      work.notify();
+    }
+  };
+  const storeWatch = makeStoreWatch(store, noted, onError);
   const schemas = new EventSchemas(store);
   const ingest = makeIngestPipeline({
     store,
@@ -111,6 +180,7 @@ export async function makeEngineContext(options: HeraldOptions): Promise<EngineC
     recovery: new RecoveryRunner(store, () => work.notify(), onError),
     work,
     onError,
+    storeWatch,
     takeErrorCount() {
       const count = errorCount;
       errorCount = 0;

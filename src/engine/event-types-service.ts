@@ -1,8 +1,12 @@
 /** Event types: a catalogue per tenant; a type with a JSON Schema has its events validated on every ingest path. */
 import { assertEventType, isHeraldEventType } from "../domain/event-patterns.js";
 import type { EventType } from "../domain/types.js";
+import { assertJsonValue } from "../domain/json-limits.js";
 import { invalidField, notFound } from "../errors.js";
 import type { EngineContext } from "./context.js";
+
+/** The largest event-type schema accepted, as JSON text. */
+const MAX_SCHEMA_CHARS = 64 * 1024;
 
 export interface EventTypeInput {
   name: string;
@@ -28,8 +32,15 @@ export function makeEventTypeService(ctx: EngineContext): EventTypeService {
       if (schema !== null && isHeraldEventType(input.name)) {
         throw invalidField("schema", `${input.name} is one of Herald's own event types, whose payload Herald defines; register it without a schema`);
       }
-      // Compiling now turns a broken schema into a 422 here rather than a failure on every later event.
-      if (input.schema !== undefined && input.schema !== null) ctx.schemas.compile(input.schema);
+      if (schema !== null) {
+        // Depth first: the compiler recurses, and a 5,000-level schema overflowed its stack (a 500).
+        assertJsonValue(schema, "schema");
+        if (JSON.stringify(schema).length > MAX_SCHEMA_CHARS) {
+          throw invalidField("schema", `is larger than ${MAX_SCHEMA_CHARS / 1024} KiB as JSON; split it or simplify it`);
+        }
+        // Compiling now turns a broken schema into a 422 here rather than a failure on every later event.
+        ctx.schemas.compile(schema);
+      }
       const existing = await store.getEventType(tenantId, input.name);
       const eventType: EventType = {
         tenantId,

@@ -3,7 +3,8 @@ import type { SystemEventType } from "../domain/event-patterns.js";
 import type { HeraldEvent, Page } from "../domain/types.js";
 import { notFound } from "../errors.js";
 import type { EventInput } from "../ingest/ingest-event.js";
-import type { EventFilter, IngestResult } from "../store/store.js";
+import type { AcceptedEvent } from "../ingest/ingest-pipeline.js";
+import type { EventFilter } from "../store/store.js";
 import type { EngineContext } from "./context.js";
 import { eventTenant, listTenant, type Scope } from "./scope.js";
 
@@ -14,7 +15,10 @@ export interface TriggerOptions extends Scope {
 
 export interface TriggerResult {
   event: HeraldEvent;
+  /** Every delivery the event made, global webhooks' included. */
   deliveries: string[];
+  /** The deliveries to the tenant's own webhooks: what a tenant may be shown (a global webhook's are the operator's). */
+  tenantDeliveries: string[];
   duplicate: boolean;
 }
 
@@ -28,7 +32,12 @@ export interface EventService {
   list(filter?: Omit<EventFilter, "tenantId"> & Scope & { allTenants?: boolean }): Promise<Page<HeraldEvent>>;
 }
 
-const toResult = (result: IngestResult): TriggerResult => ({ event: result.event, deliveries: result.deliveryIds, duplicate: result.duplicate });
+const toResult = (result: AcceptedEvent): TriggerResult => ({
+  event: result.event,
+  deliveries: result.deliveryIds,
+  tenantDeliveries: result.tenantDeliveryIds,
+  duplicate: result.duplicate,
+});
 
 export function makeEventService(ctx: EngineContext): EventService {
   const fallback = ctx.config.defaultTenantId;

@@ -9,7 +9,7 @@ import type { SenderOptions } from "../dispatch/send-request.js";
 import { DEFAULT_INGEST_LIMITS, type IngestLimits } from "../ingest/ingest-event.js";
 import { DEFAULT_HEALTH_OPTIONS, type HealthOptions } from "../maintenance/health-monitor.js";
 import type { RetentionOptions } from "../maintenance/retention.js";
-import type { TargetPolicy } from "../security/target-guard.js";
+import { DEFAULT_DENIED_PORTS, type TargetPolicy } from "../security/target-guard.js";
 import type { DueDelivery, Store } from "../store/store.js";
 import { DEFAULT_TENANT_ID } from "../domain/types.js";
 import { deepFreeze } from "../domain/deep-freeze.js";
@@ -29,6 +29,8 @@ export interface HeraldOptions {
   allowPrivateTargets?: boolean;
   /** Refuse webhook URLs that are not https. Default false. */
   httpsOnly?: boolean;
+  /** Ports no webhook may reach, on any host (SPEC `HERALD_DENIED_PORTS`). Default: DEFAULT_DENIED_PORTS (SSH, SMTP, databases, brokers, caches). */
+  deniedPorts?: readonly number[];
   dispatch?: Partial<DispatchOptions>;
   sender?: Omit<SenderOptions, "connect">;
   limits?: Partial<IngestLimits>;
@@ -66,7 +68,11 @@ export function resolveEngineConfig(options: HeraldOptions): EngineConfig {
   return deepFreeze({
     defaultTenantId: options.defaultTenantId ?? DEFAULT_TENANT_ID,
     createDefaultTenant: options.createDefaultTenant ?? true,
-    targetPolicy: { allowPrivateTargets: options.allowPrivateTargets ?? false, httpsOnly: options.httpsOnly ?? false },
+    targetPolicy: {
+      allowPrivateTargets: options.allowPrivateTargets ?? false,
+      httpsOnly: options.httpsOnly ?? false,
+      deniedPorts: [...(options.deniedPorts ?? DEFAULT_DENIED_PORTS)],
+    },
     dispatch: { ...DEFAULT_DISPATCH_OPTIONS, ...options.dispatch },
     sender: { ...options.sender },
     limits: { ...DEFAULT_INGEST_LIMITS, ...options.limits },

@@ -1,5 +1,6 @@
 /** Tenants: isolated customer spaces (the seeds' wallets). */
 import { uuidv7 } from "../domain/ids.js";
+import { assertStorableText } from "../domain/json-limits.js";
 import type { Tenant } from "../domain/types.js";
 import { conflict, notFound } from "../errors.js";
 import type { EngineContext } from "./context.js";
@@ -14,15 +15,23 @@ export interface TenantService {
   delete(id: string): Promise<void>;
 }
 
+/** A tenant's id and name are stored as given: both stores must keep them unchanged. */
+function assertTenantText(input: { id?: string; name: string }): void {
+  if (input.id !== undefined) assertStorableText(input.id, "id");
+  assertStorableText(input.name, "name");
+}
+
 export function makeTenantService(ctx: EngineContext): TenantService {
   const { store } = ctx;
   return {
     async create(input) {
+      assertTenantText(input);
       const tenant: Tenant = { id: input.id ?? uuidv7(), name: input.name, createdAt: Date.now() };
       if (!(await store.insertTenant(tenant))) throw conflict("id", `tenant ${tenant.id} already exists`);
       return tenant;
     },
     async ensure(input) {
+      assertTenantText(input);
       return { created: await store.insertTenant({ ...input, createdAt: Date.now() }) };
     },
     async get(id) {

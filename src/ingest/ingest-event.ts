@@ -4,6 +4,7 @@
  */
 import { assertEventType, matchesEventType } from "../domain/event-patterns.js";
 import { isUuid, uuidv7 } from "../domain/ids.js";
+import { assertJsonValue, assertStorableText } from "../domain/json-limits.js";
 import type { HeraldEvent } from "../domain/types.js";
 import { invalidField, tooLarge } from "../errors.js";
 import type { IngestRequest } from "../store/store.js";
@@ -53,6 +54,9 @@ export function prepareIngest(
   webhooksFor: (type: string) => readonly string[],
 ): IngestRequest {
   if (typeof input !== "object" || input === null) throw invalidField("event", "must be an object with type and data");
+  // Before anything recursive (JSON.stringify here, the event type's schema after): a 100,000-level document overflows the stack.
+  assertJsonValue(input.data, "data");
+  assertJsonValue(input.metadata, "metadata");
   assertEventType(input.type);
   if (input.data === undefined) throw invalidField("data", "is required: the event's JSON payload (use {} for none)");
   if (input.metadata !== undefined && input.metadata !== null && (typeof input.metadata !== "object" || Array.isArray(input.metadata))) {
@@ -64,6 +68,7 @@ export function prepareIngest(
   if (input.idempotencyKey !== undefined && (typeof input.idempotencyKey !== "string" || input.idempotencyKey.length === 0 || input.idempotencyKey.length > 255)) {
     throw invalidField("idempotencyKey", "must be a non-empty string of at most 255 characters");
   }
+  if (input.idempotencyKey !== undefined) assertStorableText(input.idempotencyKey, "idempotencyKey");
   let serialized: { data: string; metadata: string | null };
   try {
     serialized = { data: JSON.stringify(input.data), metadata: input.metadata ? JSON.stringify(input.metadata) : null };

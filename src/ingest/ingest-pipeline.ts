@@ -25,11 +25,16 @@ export interface AcceptOptions {
   internal?: boolean;
 }
 
+/** An accepted event, with the deliveries its tenant may read: those to its own webhooks, not to a global (operator) one. */
+export interface AcceptedEvent extends IngestResult {
+  tenantDeliveryIds: string[];
+}
+
 export interface IngestPipeline {
   /** Accepts the events for one tenant, all or none, in one transaction; resolves after commit. */
-  accept(tenantId: string, inputs: EventInput[], options?: AcceptOptions): Promise<IngestResult[]>;
+  accept(tenantId: string, inputs: EventInput[], options?: AcceptOptions): Promise<AcceptedEvent[]>;
   /** accept() for one event. */
-  acceptOne(tenantId: string, input: EventInput, options?: AcceptOptions): Promise<IngestResult>;
+  acceptOne(tenantId: string, input: EventInput, options?: AcceptOptions): Promise<AcceptedEvent>;
   /** A tenant deleted in this process: its id is no longer known to exist. */
   forgetTenant(tenantId: string): void;
 }
@@ -61,10 +66,18 @@ export function makeIngestPipeline(deps: IngestDependencies): IngestPipeline {
     if (cacheTenants) knownTenants.set(tenantId, true);
   }
 
-  async function prepare(tenantId: string, inputs: EventInput[], options: AcceptOptions): Promise<IngestRequest[]> {
+  interface Prepared {
+    requests: IngestRequest[];
+    /** Global webhooks among the targets: their deliveries are left out of what the tenant is shown. */
+    globalWebhooks: ReadonlySet<string>;
+  }
+
+  async function prepare(tenantId: string, inputs: EventInput[], options: AcceptOptions): Promise<Prepared> {
     const now = Date.now();
     const { deliverTo } = options;
-    const webhooksFor = deliverTo !== undefined ? () => [deliverTo] : makeWebhookTargets(await deps.store.listSubscribers(tenantId));
+    const subscribers = deliverTo !== undefined ? [] : await deps.store.listSubscribers(tenantId);
+    const webhooksFor = deliverTo !== undefined ? () => [deliverTo] : makeWebhookTargets(subscribers);
+    const globalWebhooks = new Set(subscribers.filter((webhook) => webhook.tenantId === null).map((webhook) => webhook.id));
     const memo: SchemaMemo = new Map();
     const requests: IngestRequest[] = [];
     for (const [i, input] of inputs.entries()) {
@@ -80,12 +93,24 @@ export function makeIngestPipeline(deps: IngestDependencies): IngestPipeline {
         throw error;
       }
     }
-    return requests;
+    return { requests, globalWebhooks };
   }
 
-  async function accept(tenantId: string, inputs: EventInput[], options: AcceptOptions = {}): Promise<IngestResult[]> {
+  /** A replay answers with the deliveries the first acceptance made; the tenant's are read back (replays are rare). */
+  async function tenantDeliveries(result: IngestResult, request: IngestRequest, globalWebhooks: ReadonlySet<string>): Promise<string[]> {
+    if (!result.duplicate) {
+      if (globalWebhooks.size === 0) return result.deliveryIds;
+      return request.deliveries.filter((delivery) => !globalWebhooks.has(delivery.webhookId)).map((delivery) => delivery.id);
+    }
+    const own = await deps.store.listDeliveries({ tenantId: result.event.tenantId, eventId: result.event.id, webhookTenantId: result.event.tenantId, limit: 1000 });
+    const ownIds = new Set(own.items.map((delivery) => delivery.id));
+    return result.deliveryIds.filter((id) => ownIds.has(id));
+  }
+
+  async function accept(tenantId: string, inputs: EventInput[], options: AcceptOptions = {}): Promise<AcceptedEvent[]> {
     if (!options.internal) await assertTenant(tenantId);
-    const results = await deps.groupCommit.submit(await prepare(tenantId, inputs, options));
+    const { requests, globalWebhooks } = await prepare(tenantId, inputs, options);
+    const results = await deps.groupCommit.submit(requests);
     let fresh = false;
     for (const result of results) {
       if (result.duplicate) continue;
@@ -93,7 +118,7 @@ export function makeIngestPipeline(deps: IngestDependencies): IngestPipeline {
       deps.onEventAccepted?.(result.event, result.deliveryIds.length);
     }
     if (fresh) deps.wake();
-    return results;
+    return Promise.all(results.map(async (result, i) => ({ ...result, tenantDeliveryIds: await tenantDeliveries(result, requests[i]!, globalWebhooks) })));
   }
 
   return {

@@ -1,7 +1,7 @@
 /**
  * SSRF guard: webhook URLs may not reach loopback, private, link-local (cloud metadata),
- * CGNAT, ULA and other non-public addresses unless HERALD_ALLOW_PRIVATE_TARGETS is set.
- * Checked twice: when a webhook is created or its URL changed (a friendly early error), and
+ * CGNAT, ULA and other non-public addresses unless HERALD_ALLOW_PRIVATE_TARGETS is set, nor
+ * a service port such as 22, 6379 or 5432 on any host (HERALD_DENIED_PORTS). Checked twice: when a webhook is created or its URL changed (a friendly early error), and
  * on every connection against the address actually dialled, so a hostname that later
  * re-resolves to a private address (DNS rebinding) is still refused.
  */
@@ -108,6 +108,29 @@ export function nonPublicRange(address: string): string | null {
 export interface TargetPolicy {
   allowPrivateTargets: boolean;
   httpsOnly: boolean;
+  /** Ports no webhook may reach, on any host (private ones included). */
+  deniedPorts: readonly number[];
+}
+
+/**
+ * Ports of services that speak something other than HTTP and are the classic SSRF targets
+ * (mail, shells, databases, brokers, caches, container and cluster APIs): a receiver never
+ * listens there, and a request smuggled to one can do harm.
+ */
+export const DEFAULT_DENIED_PORTS: readonly number[] = [
+  21, 22, 23, 25, 110, 143, 445, 465, 587, 993, 995, 1433, 1521, 2375, 2376, 2379, 3306, 3389, 4222, 5432, 5672, 6379, 9042, 9092, 9200,
+  11211, 27017,
+];
+
+function portOf(url: URL): number {
+  return url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port);
+}
+
+function deniedPortError(host: string, port: number): HeraldError {
+  return privateTarget(
+    "url",
+    `port ${port} on ${host} is a service port webhooks may not reach (HERALD_DENIED_PORTS; library: deniedPorts); point the webhook at the receiver's HTTP port, or remove ${port} from HERALD_DENIED_PORTS`,
+  );
 }
 
 export function privateTargetError(host: string, address: string, range: string): HeraldError {
@@ -124,8 +147,10 @@ export async function checkTargetUrl(url: string, policy: TargetPolicy): Promise
   if (policy.httpsOnly && parsed.protocol !== "https:") {
     throw invalidField("url", "must use https (HERALD_HTTPS_ONLY is set)");
   }
-  if (policy.allowPrivateTargets) return;
   const host = parsed.hostname.replace(/^\[|\]$/g, "");
+  const port = portOf(parsed);
+  if (policy.deniedPorts.includes(port)) throw deniedPortError(host, port);
+  if (policy.allowPrivateTargets) return;
   if (isIP(host)) {
     const range = nonPublicRange(host);
     if (range) throw privateTargetError(host, host, range);
@@ -160,13 +185,19 @@ function guardedLookup(hostname: string, options: { all?: boolean }, callback: L
   });
 }
 
-/** undici connect option enforcing the policy on every new connection; undefined when private targets are allowed. */
+/** undici connect option enforcing the policy on every new connection; undefined when it would let everything through. */
 export function guardedConnector(policy: TargetPolicy): buildConnector.connector | undefined {
-  if (policy.allowPrivateTargets) return undefined;
-  const connect = buildConnector({ lookup: guardedLookup as never });
+  if (policy.allowPrivateTargets && policy.deniedPorts.length === 0) return undefined;
+  const connect = buildConnector(policy.allowPrivateTargets ? {} : { lookup: guardedLookup as never });
+  const denied = new Set(policy.deniedPorts);
   return (options, callback) => {
     const host = options.hostname.replace(/^\[|\]$/g, "");
-    const range = isIP(host) ? nonPublicRange(host) : null;
+    const port = Number(options.port) || (options.protocol === "https:" ? 443 : 80);
+    if (denied.has(port)) {
+      callback(deniedPortError(host, port), null);
+      return;
+    }
+    const range = !policy.allowPrivateTargets && isIP(host) ? nonPublicRange(host) : null;
     if (range) {
       callback(privateTargetError(host, host, range), null);
       return;

@@ -29,7 +29,8 @@ export function parseDatabaseUrl(url: string): ParsedDatabaseUrl {
   throw configError("HERALD_DATABASE_URL", `${JSON.stringify(url)} is not a database URL; use sqlite:<path> or postgres://user@host/db`);
 }
 
-export async function openStore(url: ParsedDatabaseUrl, secretBox: SecretBox): Promise<Store> {
+/** `onError`: connection problems that fail no call (PostgreSQL: an idle connection dropped, a lost LISTEN). */
+export async function openStore(url: ParsedDatabaseUrl, secretBox: SecretBox, onError?: (error: unknown, context: string) => void): Promise<Store> {
   if (url.backend === "sqlite") return new SqliteStore({ path: url.target, secretBox });
-  return PostgresStore.open({ connectionString: url.target, secretBox });
+  return PostgresStore.open({ connectionString: url.target, secretBox, ...(onError ? { onError } : {}) });
 }

@@ -36,10 +36,12 @@ interface SealedParts {
   secrets: Webhook["secrets"];
   auth: WebhookAuth;
   headers: Record<string, string>;
+  /** Which header values may be shown; sealed with the headers it is about. Absent in rows made before it existed. */
+  publicHeaders?: string[];
 }
 
 export function webhookToRow(webhook: Webhook, box: SecretBox): WebhookRow {
-  const sealed: SealedParts = { secrets: webhook.secrets, auth: webhook.auth, headers: webhook.headers };
+  const sealed: SealedParts = { secrets: webhook.secrets, auth: webhook.auth, headers: webhook.headers, publicHeaders: webhook.publicHeaders };
   return {
     id: webhook.id,
     tenant_id: webhook.tenantId,
@@ -78,6 +80,7 @@ export function rowToWebhook(row: WebhookRow, box: SecretBox): Webhook {
     events: JSON.parse(row.events) as string[],
     method: row.method as HttpMethod,
     headers: sealed.headers,
+    ...(sealed.publicHeaders === undefined ? {} : { publicHeaders: sealed.publicHeaders }),
     auth: sealed.auth,
     secrets: sealed.secrets,
     retry: JSON.parse(row.retry) as RetryPolicy,

@@ -8,6 +8,7 @@ import type {
   ApiKey, Attempt, Delivery, DeliveryState, EventType, HeraldEvent, Page, RecoveryJob, Tenant, Webhook, WebhookStats,
   WebhookStatus,
 } from "../domain/types.js";
+import type { HeraldError } from "../errors.js";
 import type { AttemptSeriesBucket, AttemptSeriesQuery } from "./stats-series.js";
 
 export interface StoreCapabilities {
@@ -120,6 +121,15 @@ export interface Store {
    * means "claim now", never "this much work"; polling remains the fallback. Returns unsubscribe.
    */
   onWorkAvailable?(listener: () => void): () => void;
+  /**
+   * Why the store cannot write now (HERALD_ERR_STORE_UNAVAILABLE naming the cause and the fix),
+   * or null. A call that fails on a full disk, a read-only database or a lost connection fails
+   * with that error and leaves it here until a probe write this makes succeeds; a SQLite file
+   * deleted or replaced under Herald shows here (and refuses writes) from the check that finds
+   * it. Cheap when all is well (SQLite: a stat of its files; PostgreSQL: nothing), so the engine
+   * asks every second and /ready on every request. Optional for stores Herald did not make.
+   */
+  checkWritable?(): Promise<HeraldError | null>;
 
   insertTenant(tenant: Tenant): Promise<boolean>;
   getTenant(id: string): Promise<Tenant | null>;
@@ -138,7 +148,8 @@ export interface Store {
   listWebhooks(filter: WebhookFilter): Promise<Page<Webhook>>;
   deleteWebhook(id: string): Promise<boolean>;
   /** Active webhooks that can receive this tenant's events (its own and the global ones). */
-  listSubscribers(tenantId: string): Promise<Array<Pick<Webhook, "id" | "events">>>;
+  /** Active webhooks receiving this tenant's events: its own and the global ones (tenantId null). */
+  listSubscribers(tenantId: string): Promise<Array<Pick<Webhook, "id" | "events" | "tenantId">>>;
 
   /** Writes the event and all its deliveries in one transaction; resolves after commit. */
   ingest(request: IngestRequest): Promise<IngestResult>;

@@ -170,7 +170,7 @@ describe.each(storeBackends)("$name store", (backend) => {
       expect(last.nextCursor).toBeNull();
     });
 
-    it("lists as subscribers a tenant's active webhooks and the active global ones, with their patterns", async () => {
+    it("lists as subscribers a tenant's active webhooks and the active global ones, with their patterns and owners (null: global)", async () => {
       const store = await open();
       const global = makeWebhook({ tenantId: null, events: ["*"] });
       const own = makeWebhook({ tenantId: TENANT, events: ["a.*"] });
@@ -180,8 +180,8 @@ describe.each(storeBackends)("$name store", (backend) => {
       for (const w of [global, own, inactive, disabledGlobal, other]) await store.insertWebhook(w);
       const subscribers = await store.listSubscribers(TENANT);
       expect(subscribers.sort((a, b) => a.id.localeCompare(b.id))).toEqual([
-        { id: global.id, events: ["*"] },
-        { id: own.id, events: ["a.*"] },
+        { id: global.id, events: ["*"], tenantId: null },
+        { id: own.id, events: ["a.*"], tenantId: TENANT },
       ]);
     });
   });

@@ -58,7 +58,7 @@ export async function renderWebhookForm(ctx) {
       ? select("tenantId", [["", "global (every tenant's events)"], ...tenants.map((t) => [t.id, `${t.name} (${t.id})`])], tenants[0]?.id ?? "")
       : null,
   };
-  // Sensitive header values come back masked; sending the mask back would overwrite the real value, so unchanged headers are not sent.
+  // Header values come back masked (all but publicHeaders); unchanged headers are not sent, and a mask sent back keeps the stored value.
   const originalHeaders = Object.entries(webhook?.headers ?? {}).map(([name, value]) => `${name}: ${value}`).join("\n");
   inputs.headers.value = originalHeaders;
 

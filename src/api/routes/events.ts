@@ -1,9 +1,9 @@
 /** Event ingest and queries: `/v1/events`. Answered only after the event and its deliveries are committed. */
 import { Type } from "@sinclair/typebox";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { TriggerResult } from "../../herald.js";
 import type { EventInput } from "../../ingest/ingest-event.js";
-import { listScope, tenantOf, scopeOf } from "../auth.js";
+import { listScope, principalOf, tenantOf, scopeOf } from "../auth.js";
 import type { ApiContext } from "../context.js";
 import { parseTime, presentDelivery, presentEvent, presentPage } from "../present.js";
 import {
@@ -12,7 +12,12 @@ import {
 
 const tags = ["events"];
 
-const accepted = (result: TriggerResult) => ({ id: result.event.id, deliveries: result.deliveries, duplicate: result.duplicate });
+/** A tenant is shown the deliveries to its own webhooks only: a global webhook's are the operator's, and it could not read them. */
+const accepted = (result: TriggerResult, request: FastifyRequest) => ({
+  id: result.event.id,
+  deliveries: principalOf(request).kind === "tenant" ? result.tenantDeliveries : result.deliveries,
+  duplicate: result.duplicate,
+});
 
 export function registerEventRoutes(app: FastifyInstance, { herald }: ApiContext): void {
   app.post<{ Body: CreateEventBody; Headers: { "idempotency-key"?: string } }>(
@@ -32,7 +37,7 @@ export function registerEventRoutes(app: FastifyInstance, { herald }: ApiContext
         ...(id !== undefined ? { id } : {}),
         ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
       });
-      return reply.code(202).send(accepted(result));
+      return reply.code(202).send(accepted(result, request));
     },
   );
 
@@ -53,7 +58,7 @@ export function registerEventRoutes(app: FastifyInstance, { herald }: ApiContext
         ...(event.id !== undefined ? { id: event.id } : {}),
       }));
       const results = await herald.triggerMany(inputs, { tenantId });
-      return reply.code(202).send({ data: results.map(accepted) });
+      return reply.code(202).send({ data: results.map((result) => accepted(result, request)) });
     },
   );
 

@@ -6,6 +6,7 @@
 import type { FastifyInstance } from "fastify";
 import { tenantOf } from "../auth.js";
 import type { ApiContext } from "../context.js";
+import { checkHeaders } from "../../domain/webhook-headers.js";
 import { notFound } from "../../errors.js";
 import { presentIdentusWebhook } from "../present.js";
 import { IdParams, IdentusWebhook, IdentusWebhookBody, IdentusWebhookPage, problems } from "../schemas.js";
@@ -25,10 +26,9 @@ export function identusRoutes({ herald }: ApiContext) {
       },
       async (request) => {
         const tenantId = tenantOf(request, herald);
-        const webhook = await herald.webhooks.create(
-          { url: request.body.url, headers: request.body.customHeaders ?? {} },
-          { tenantId, kind: "identus" },
-        );
+        // The same header rules as /v1 (create applies them again); checked here so an error names customHeaders.
+        const headers = checkHeaders(request.body.customHeaders ?? {}, "customHeaders");
+        const webhook = await herald.webhooks.create({ url: request.body.url, headers }, { tenantId, kind: "identus" });
         // The caller just sent these headers; echo them as Identus does. Later reads mask credentials.
         return presentIdentusWebhook(webhook, true);
       },

@@ -1,6 +1,7 @@
 /** Operations: liveness, readiness, Prometheus metrics and the OpenAPI document. Public: no key needed. */
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
+import { isHeraldError, STORE_RETRY_AFTER_SECONDS } from "../../errors.js";
 import { HERALD_VERSION } from "../../version.js";
 import type { ApiContext } from "../context.js";
 import { makeProblem, sendProblem } from "../problem.js";
@@ -24,7 +25,10 @@ export function registerOperationRoutes(app: FastifyInstance, { herald, config: 
     {
       config,
       schema: {
-        tags, summary: "Readiness: the store answers and, in roles that deliver, the worker runs",
+        tags, summary: "Readiness: the store answers and can write and, in roles that deliver, the worker runs",
+        description:
+          "503 HERALD_ERR_STORE_UNAVAILABLE names why the store cannot write (disk full, read-only, connection lost, " +
+          "SQLite file deleted or replaced) until it can again; 503 HERALD_ERR_NOT_RUNNING when it does not answer or the worker is stopped.",
         response: { 200: Type.Object({ status: Type.String(), role: Type.String(), store: Type.String(), worker: Type.Boolean() }), ...problems(503) },
       },
     },
@@ -33,6 +37,10 @@ export function registerOperationRoutes(app: FastifyInstance, { herald, config: 
         await herald.ping();
       } catch (error) {
         request.log.warn({ err: error }, "readiness: store check failed");
+        if (isHeraldError(error) && error.code === "HERALD_ERR_STORE_UNAVAILABLE") {
+          reply.header("Retry-After", String(STORE_RETRY_AFTER_SECONDS));
+          return sendProblem(reply, makeProblem(error.code, error.message, request.url));
+        }
         return sendProblem(reply, makeProblem("HERALD_ERR_NOT_RUNNING", "the store does not answer", request.url));
       }
       const needsWorker = heraldConfig.role !== "api";

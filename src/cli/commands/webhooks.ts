@@ -22,6 +22,7 @@ export interface WebhookView {
   payloadFormat?: string;
   description?: string;
   headers?: Record<string, string>;
+  publicHeaders?: string[];
   auth?: { type: string; credentials?: Record<string, string> };
   retry?: Record<string, unknown>;
   timeoutMs?: number;
@@ -148,6 +149,7 @@ interface WebhookFlags {
   events?: string;
   method?: string;
   headers?: string;
+  publicHeaders?: string;
   authType?: string;
   authCredentials?: string;
   payloadFormat?: string;
@@ -162,7 +164,8 @@ function withWebhookFields(command: Command): Command {
     .option("--description <text>", "what the webhook is for")
     .option("--events <list>", 'event types or patterns, comma-separated, e.g. "agent.started,agent.*" (default: all)')
     .option("--method <method>", "POST, PUT or PATCH")
-    .option("--headers <json>", `extra request headers as a JSON object, e.g. ${HEADERS_EXAMPLE}`)
+    .option("--headers <json>", `extra request headers as a JSON object, e.g. ${HEADERS_EXAMPLE}; their values are shown masked`)
+    .option("--public-headers <list>", 'names of --headers whose values are not secret and may be shown, comma-separated ("" for none)')
     .option("--auth-type <type>", "none, bearer, basic, api-key or hmac")
     .option("--auth-credentials <json>", `credentials for --auth-type as JSON, e.g. ${CREDENTIALS_EXAMPLE}`)
     .option("--payload-format <format>", "body shape: identus (default), standard or systemprompt")
@@ -177,6 +180,7 @@ function webhookBody(flags: WebhookFlags): Record<string, unknown> {
   if (flags.events !== undefined) body.events = parseList("--events", flags.events);
   if (flags.method !== undefined) body.method = choice("--method", flags.method.toUpperCase(), METHODS);
   if (flags.headers !== undefined) body.headers = parseJsonObject("--headers", flags.headers, HEADERS_EXAMPLE);
+  if (flags.publicHeaders !== undefined) body.publicHeaders = flags.publicHeaders.trim() === "" ? [] : parseList("--public-headers", flags.publicHeaders);
   if (flags.payloadFormat !== undefined) body.payloadFormat = choice("--payload-format", flags.payloadFormat, PAYLOAD_FORMATS);
   if (flags.timeout !== undefined) body.timeoutMs = parsePositiveInteger("--timeout", flags.timeout, 300_000);
   if (flags.retry !== undefined) body.retry = parseJsonObject("--retry", flags.retry, `'{"maxAttempts":5}'`);
@@ -231,6 +235,7 @@ export function webhookFields(webhook: WebhookView): string {
     ["Method", formatValue(webhook.method)],
     ["Payload format", formatValue(webhook.payloadFormat)],
     ["Headers", formatValue(webhook.headers && Object.keys(webhook.headers).length > 0 ? webhook.headers : null)],
+    ["Public headers", formatValue(webhook.publicHeaders)],
     ["Auth", webhook.auth ? webhook.auth.type + (webhook.auth.credentials ? ` ${JSON.stringify(webhook.auth.credentials)}` : "") : "-"],
     ["Retry", formatRetry(webhook.retry)],
     ["Timeout", webhook.timeoutMs === undefined ? "-" : `${webhook.timeoutMs} ms`],

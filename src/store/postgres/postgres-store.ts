@@ -5,6 +5,8 @@
  * is here is how claims, ingest idempotency, attempt batches, lease release and wake-ups behave
  * when other processes do the same thing at the same moment (see claim.ts, ingest.ts,
  * record-attempts.ts, release-leases.ts, work-notifier.ts). Every statement is raw, parameterised SQL.
+ * Every call but migrate() maps its errors through the runner (faults.ts): a read-only database,
+ * a full disk or a lost connection answers HERALD_ERR_STORE_UNAVAILABLE.
  */
 import pg from "pg";
 import type { RecoveryJob, Webhook, WebhookStatus } from "../../domain/types.js";
@@ -54,6 +56,8 @@ export class PostgresStore extends SqlStore {
   readonly pool: pg.Pool;
   readonly schema: string | null;
   private readonly notifier: WorkNotifier;
+  /** `sql`, with its `guard` for the calls below that use the pool directly. */
+  private readonly runner: PostgresRunner;
   private closing: Promise<void> | null = null;
 
   /** Connects, migrates and returns a ready store; a database that cannot be reached is a configuration error. */
@@ -80,7 +84,9 @@ export class PostgresStore extends SqlStore {
     // race with the first query the pool runs on a new connection.
     const settings = `${schema ? `-c search_path=${schema} ` : ""}-c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_TIMEOUT_MS}`;
     const pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? DEFAULT_POOL_SIZE, options: settings });
-    super(new PostgresRunner(pool), options.secretBox);
+    const runner = new PostgresRunner(pool);
+    super(runner, options.secretBox, runner.faults);
+    this.runner = runner;
     this.schema = schema;
     this.pool = pool;
     const onError = options.onError ?? ((error: unknown, context: string) => console.error(`herald: postgres: ${context}:`, error));
@@ -90,6 +96,7 @@ export class PostgresStore extends SqlStore {
     this.notifier = new WorkNotifier(this.pool, { connectionString: options.connectionString }, channel, onError);
   }
 
+  /** Not through the runner's guard: open() tells a server it cannot reach from an SQL error by the driver's own error. */
   async migrate(): Promise<void> {
     const client = await this.pool.connect();
     try {
@@ -112,32 +119,34 @@ export class PostgresStore extends SqlStore {
   // ---- ingest and dispatch
 
   async ingest(request: IngestRequest): Promise<IngestResult> {
-    const result = await withTransaction(this.pool, (client) => ingestOne(client, request));
+    const result = await this.runner.guard(withTransaction(this.pool, (client) => ingestOne(client, request)));
     if (!result.duplicate && result.deliveryIds.length > 0) this.notifier.notify();
     return result;
   }
 
   async ingestMany(requests: IngestRequest[]): Promise<IngestResult[]> {
     if (requests.length === 0) return [];
-    const results = await withTransaction(this.pool, async (client) => {
-      const done: IngestResult[] = [];
-      for (const request of requests) done.push(await ingestOne(client, request));
-      return done;
-    });
+    const results = await this.runner.guard(
+      withTransaction(this.pool, async (client) => {
+        const done: IngestResult[] = [];
+        for (const request of requests) done.push(await ingestOne(client, request));
+        return done;
+      }),
+    );
     if (results.some((r) => !r.duplicate && r.deliveryIds.length > 0)) this.notifier.notify();
     return results;
   }
 
   claimDueDeliveries(request: ClaimRequest): Promise<DueDelivery[]> {
-    return claimDueDeliveries(this.pool, request);
+    return this.runner.guard(claimDueDeliveries(this.pool, request));
   }
 
   recordAttempts(outcomes: AttemptOutcome[], owner: string): Promise<void> {
-    return recordAttempts(this.pool, outcomes, owner);
+    return this.runner.guard(recordAttempts(this.pool, outcomes, owner));
   }
 
   async releaseLeases(filter: { expiredBefore?: number; owners?: string[] }, now: number): Promise<number> {
-    const released = await releaseLeases(this.pool, filter, now);
+    const released = await this.runner.guard(releaseLeases(this.pool, filter, now));
     if (released > 0) this.notifier.notify();
     return released;
   }

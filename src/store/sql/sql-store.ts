@@ -5,8 +5,10 @@
  * connections. PostgresStore also wraps the few writes that make work due, to send a wake-up.
  */
 import type { DeliveryState, EventType, RecoveryJob, Tenant, Webhook, WebhookStatus } from "../../domain/types.js";
+import { type HeraldError, isHeraldError } from "../../errors.js";
 import type { SecretBox } from "../../secrets/secret-box.js";
 import type { AttemptSeriesQuery } from "../stats-series.js";
+import type { StoreFaults } from "../store-faults.js";
 import type {
   AttemptOutcome, ClaimRequest, DeliveryFilter, DueDelivery, EventFilter, IngestRequest, IngestResult, Store, StoreCapabilities,
   StoredApiKey, WebhookFilter,
@@ -22,6 +24,9 @@ import * as tenants from "./tenants.js";
 import { webhookStats } from "./webhook-stats.js";
 import * as webhooks from "./webhooks.js";
 
+/** The probe row's text: 16 KiB, four SQLite pages, so the probe needs room as an event with a payload does. */
+const PROBE_TEXT = " ".repeat(16_384);
+
 export abstract class SqlStore implements Store {
   abstract readonly backend: Store["backend"];
   abstract readonly capabilities: StoreCapabilities;
@@ -29,6 +34,8 @@ export abstract class SqlStore implements Store {
   constructor(
     protected readonly sql: SqlRunner,
     protected readonly box: SecretBox,
+    /** The faults `sql` maps its errors through (../store-faults.ts). */
+    protected readonly faults: StoreFaults,
   ) {}
 
   abstract migrate(): Promise<void>;
@@ -38,6 +45,27 @@ export abstract class SqlStore implements Store {
   abstract claimDueDeliveries(request: ClaimRequest): Promise<DueDelivery[]>;
   abstract recordAttempts(outcomes: AttemptOutcome[], owner: string): Promise<void>;
   abstract releaseLeases(filter: { expiredBefore?: number; owners?: string[] }, now: number): Promise<number>;
+
+  /**
+   * Nothing to do while no call has met a fault. After one, a probe write: a row in
+   * herald_migrations, large enough to need pages of its own, inserted and deleted in one
+   * transaction, so no reader ever sees it. It fails as a real write would (a full disk, a
+   * read-only database, no connection), and once it commits the fault is over.
+   */
+  async checkWritable(): Promise<HeraldError | null> {
+    if (this.faults.current === null || this.faults.holding) return this.faults.current;
+    try {
+      await this.sql.transaction(async (tx) => {
+        await tx.run("INSERT INTO herald_migrations (version, name, applied_at) VALUES (-1, $1, 0)", [PROBE_TEXT]);
+        await tx.run("DELETE FROM herald_migrations WHERE version = -1");
+      });
+      this.faults.clear();
+    } catch (error) {
+      // A store fault is the current one now (the runner recorded it); anything else is no fault of the store's.
+      if (!isHeraldError(error) || error.code !== "HERALD_ERR_STORE_UNAVAILABLE") throw error;
+    }
+    return this.faults.current;
+  }
 
   // ---- tenants and API keys
 

@@ -55,12 +55,12 @@ export async function deleteWebhook(db: SqlRunner, id: string): Promise<boolean>
 }
 
 /** Active webhooks that can receive this tenant's events (its own and the global ones). */
-export async function listSubscribers(db: SqlRunner, tenantId: string): Promise<Array<Pick<Webhook, "id" | "events">>> {
-  const rows = await db.all<{ id: string; events: string }>(
-    "SELECT id, events FROM webhooks WHERE status = 'active' AND (tenant_id = $1 OR tenant_id IS NULL)",
+export async function listSubscribers(db: SqlRunner, tenantId: string): Promise<Array<Pick<Webhook, "id" | "events" | "tenantId">>> {
+  const rows = await db.all<{ id: string; events: string; tenant_id: string | null }>(
+    "SELECT id, events, tenant_id FROM webhooks WHERE status = 'active' AND (tenant_id = $1 OR tenant_id IS NULL)",
     [tenantId],
   );
-  return rows.map((row) => ({ id: row.id, events: JSON.parse(row.events) as string[] }));
+  return rows.map((row) => ({ id: row.id, events: JSON.parse(row.events) as string[], tenantId: row.tenant_id }));
 }
 
 export async function setWebhookStatus(db: SqlRunner, id: string, status: WebhookStatus, reason: string | null, now: number): Promise<boolean> {

@@ -8,10 +8,17 @@
  * connection is held: statements from outside it, and the backend's own synchronous
  * transactions (`withConnection`), wait until it ends. It ends within the same turn of the
  * event loop unless `fn` awaits something else, so in practice nothing waits.
+ *
+ * Every call on the connection, the shared SQL's and the store's own, runs through here, so
+ * this is where a failed call's error passes through the store's faults (../store-faults.ts):
+ * a full disk or a read-only file becomes HERALD_ERR_STORE_UNAVAILABLE. Nothing is added to a
+ * call that succeeds.
  */
 import { sqliteDialect } from "../sql/dialect.js";
 import type { SqlParams, SqlRunner } from "../sql/runner.js";
+import { StoreFaults } from "../store-faults.js";
 import type { SqliteConnection } from "./connection.js";
+import { sqliteFault } from "./faults.js";
 
 export class SqliteRunner implements SqlRunner {
   readonly dialect = sqliteDialect;
@@ -19,7 +26,10 @@ export class SqliteRunner implements SqlRunner {
   private held: Promise<void> | null = null;
   private readonly inTransaction: SqlRunner;
 
-  constructor(private readonly connection: SqliteConnection) {
+  constructor(
+    private readonly connection: SqliteConnection,
+    readonly faults = new StoreFaults(sqliteFault),
+  ) {
     this.inTransaction = immediateRunner(connection);
   }
 
@@ -49,6 +59,8 @@ export class SqliteRunner implements SqlRunner {
         if (this.connection.db.inTransaction) this.connection.run("ROLLBACK");
         throw error;
       }
+    } catch (error) {
+      throw this.faults.failed(error);
     } finally {
       this.held = null;
       release();
@@ -61,7 +73,7 @@ export class SqliteRunner implements SqlRunner {
     try {
       return Promise.resolve(work());
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(this.faults.failed(error) as Error);
     }
   }
 }

@@ -10,16 +10,23 @@
  * Most methods are the shared SQL (../sql/sql-store.ts); what is here is what SQLite does its
  * own way: ingest, the dispatch queue (dispatch-queries.ts) and lease release, each one
  * synchronous IMMEDIATE transaction, and opening and migrating the file.
+ *
+ * Faults (../store-faults.ts): the runner maps a full disk or a read-only file to
+ * HERALD_ERR_STORE_UNAVAILABLE, and `checkWritable` also notices the file (or its WAL) deleted
+ * or replaced while open, which SQLite does not: from then on the connection is query_only, so
+ * SQLite itself refuses every write and nothing is acknowledged into a file the next start will
+ * not see. The file and its -wal and -shm are owner-only (0600), like secret.key.
  */
 import Database from "better-sqlite3";
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname } from "node:path";
-import { configError } from "../../errors.js";
+import { configError, type HeraldError } from "../../errors.js";
 import type { SecretBox } from "../../secrets/secret-box.js";
 import { SqlStore } from "../sql/sql-store.js";
 import type { AttemptOutcome, ClaimRequest, DueDelivery, IngestRequest, IngestResult } from "../store.js";
 import { type SqliteConnection, sqliteConnection } from "./connection.js";
 import { SqliteDispatchQueries } from "./dispatch-queries.js";
+import { SqliteFileWatch } from "./faults.js";
 import { ingestAll, ingestOne } from "./ingest.js";
 import { applyMigrations } from "./migrate.js";
 import { releaseLeases } from "./release-leases.js";
@@ -41,12 +48,15 @@ export class SqliteStore extends SqlStore {
   private readonly dispatch: SqliteDispatchQueries;
   private readonly ingestOne: Database.Transaction<(request: IngestRequest) => IngestResult>;
   private readonly ingestAll: Database.Transaction<(requests: IngestRequest[]) => IngestResult[]>;
+  /** Null for ":memory:". */
+  private readonly watch: SqliteFileWatch | null;
 
   constructor(options: SqliteStoreOptions) {
     const db = openDatabase(options);
     const connection = sqliteConnection(db);
     const runner = new SqliteRunner(connection);
-    super(runner, options.secretBox);
+    super(runner, options.secretBox, runner.faults);
+    this.watch = options.path === ":memory:" ? null : new SqliteFileWatch(options.path);
     this.db = db;
     this.connection = connection;
     this.runner = runner;
@@ -61,6 +71,19 @@ export class SqliteStore extends SqlStore {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+  }
+
+  /** The file check first (a replaced file refuses writes until it is back), then the probe after a fault. */
+  override async checkWritable(): Promise<HeraldError | null> {
+    const changed = this.watch?.changed() ?? null;
+    if (changed !== null && !this.faults.holding) {
+      this.faults.hold(changed); // first, so the writes query_only refuses say why
+      await this.runner.withConnection(() => this.db.pragma("query_only = ON"));
+    } else if (changed === null && this.faults.holding) {
+      await this.runner.withConnection(() => this.db.pragma("query_only = OFF"));
+      this.faults.release();
+    }
+    return super.checkWritable();
   }
 
   ingest(request: IngestRequest): Promise<IngestResult> {
@@ -88,6 +111,7 @@ function openDatabase(options: SqliteStoreOptions): Database.Database {
   if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
   let db: Database.Database;
   try {
+    if (options.path !== ":memory:") restrictToOwner(options.path);
     db = new Database(options.path);
   } catch (cause) {
     throw configError("HERALD_DATABASE_URL", `cannot open SQLite file ${options.path}: ${(cause as Error).message}`, cause);
@@ -100,4 +124,23 @@ function openDatabase(options: SqliteStoreOptions): Database.Database {
   db.pragma("temp_store = MEMORY");
   applyMigrations(db);
   return db;
+}
+
+/**
+ * The database holds payloads, API key hashes and sealed secrets: owner-only, like secret.key.
+ * A new file is made 0600 before SQLite opens it, and SQLite gives the -wal and -shm files it
+ * makes the database file's mode; an existing file (or one left by a crash) open to others is
+ * tightened. Files Herald's user does not own are left as they are.
+ */
+function restrictToOwner(path: string): void {
+  closeSync(openSync(path, "a", 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    const stat = statSync(file, { throwIfNoEntry: false });
+    if (stat === undefined || (stat.mode & 0o077) === 0) continue;
+    try {
+      chmodSync(file, 0o600);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EPERM") throw error;
+    }
+  }
 }
