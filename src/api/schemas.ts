@@ -305,7 +305,10 @@ export const CreateEventTypeBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 200 }),
     description: Type.Optional(Type.String({ maxLength: 2000 })),
-    schema: Type.Optional(Nullable(AnyObject("JSON Schema (draft 2019-09 subset, as ajv) that the event's data must match"))),
+    schema: Type.Optional(Nullable(AnyObject(
+      "JSON Schema (draft-07, as ajv) that the event's data must match: at most 64 KiB and 64 levels, $refs within the schema only; " +
+        "patterns use RE2 syntax (linear time: no backreferences or lookaround)",
+    ))),
     tenantId: Type.Optional(Type.String({ maxLength: 200, description: "admin only" })),
   },
   { additionalProperties: false },

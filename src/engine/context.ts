@@ -150,7 +150,7 @@ export async function makeEngineContext(options: HeraldOptions): Promise<EngineC
     }
   };
   const storeWatch = makeStoreWatch(store, noted, onError);
-  const schemas = new EventSchemas(store);
+  const schemas = new EventSchemas(store, onError);
   const ingest = makeIngestPipeline({
     store,
     limits: config.limits,
