@@ -51,7 +51,7 @@
 import { Ajv, type ErrorObject, type FuncKeywordDefinition, type Options, type ValidateFunction } from "ajv";
 import { LRUCache } from "lru-cache";
 import { RE2JS } from "re2js";
-import { MAX_JSON_DEPTH, assertJsonValue } from "../domain/json-limits.js";
+import { MAX_JSON_DEPTH, assertJsonValue, childPath } from "../domain/json-limits.js";
 import { HeraldError, invalidField } from "../errors.js";
 import type { Store } from "../store/store.js";
 
@@ -135,12 +135,6 @@ interface Pattern {
   re: RE2JS;
   test(text: string): boolean;
   toString(): string;
-}
-
-/** `schema.properties.name`, `schema.allOf[0]`, `schema.patternProperties["^x-"]`: as data paths are named. */
-function childPath(path: string, key: string | number): string {
-  if (typeof key === "number") return `${path}[${key}]`;
-  return /^[A-Za-z_$][\w$-]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
 }
 
 /** JSON Schema patterns are ECMAScript regexes; RE2 spells `\u00e9` and `\u{1F600}` as `\x{...}`. */
@@ -625,15 +619,16 @@ export class EventSchemas {
   /**
    * Checks `data` when the tenant has registered a schema for this event type; `field` names
    * the input in the error (`events[2].data`). One `memo` per ingest call: each type looked up once.
+   * `dataChars` is the length of `data` as JSON text (ingest has serialised it already): it adds to the patterns' time allowance.
    */
-  async check(tenantId: string, type: string, data: unknown, field: string, memo: SchemaMemo): Promise<void> {
+  async check(tenantId: string, type: string, data: unknown, dataChars: number, field: string, memo: SchemaMemo): Promise<void> {
     let validate = memo.get(type);
     if (validate === undefined) {
       const eventType = await this.store.getEventType(tenantId, type);
       validate = !eventType || eventType.schema === null || eventType.schema === undefined ? null : this.stored(eventType.schema, type);
       memo.set(type, validate);
     }
-    if (validate === null || this.run(validate, data, field, type, memo)) return;
+    if (validate === null || this.run(validate, data, dataChars, field, type, memo)) return;
     const first = validate.errors?.[0];
     const path = (first?.instancePath ?? "").split("/").filter(Boolean).join(".");
     const missing = first?.params && "missingProperty" in first.params ? String(first.params.missingProperty) : "";
@@ -641,10 +636,10 @@ export class EventSchemas {
     throw invalidField(where, `does not match the schema of event type ${type}: ${first?.message ?? "invalid"}`);
   }
 
-  private run(validate: ValidateFunction, data: unknown, field: string, type: string, memo: SchemaMemo): boolean {
+  private run(validate: ValidateFunction, data: unknown, dataChars: number, field: string, type: string, memo: SchemaMemo): boolean {
     let budget = this.budgets.get(memo);
     if (!budget) this.budgets.set(memo, (budget = { ns: PATTERN_BUDGET_MS * 1e6 }));
-    if (this.withPatterns.has(validate)) budget.ns += PATTERN_BUDGET_NS_PER_CHAR * (JSON.stringify(data)?.length ?? 0);
+    if (this.withPatterns.has(validate)) budget.ns += PATTERN_BUDGET_NS_PER_CHAR * dataChars;
     activeBudget = budget;
     try {
       return validate(data) as boolean;

@@ -52,7 +52,7 @@ export function prepareIngest(
   limits: IngestLimits,
   now: number,
   webhooksFor: (type: string) => readonly string[],
-): IngestRequest {
+): IngestRequest & Required<Pick<IngestRequest, "serialized">> {
   if (typeof input !== "object" || input === null) throw invalidField("event", "must be an object with type and data");
   // Before anything recursive (JSON.stringify here, the event type's schema after): a 100,000-level document overflows the stack.
   assertJsonValue(input.data, "data");

@@ -84,7 +84,7 @@ export function makeIngestPipeline(deps: IngestDependencies): IngestPipeline {
       try {
         const request = prepareIngest(tenantId, input, deps.limits, now, webhooksFor);
         // A type known to have no schema (null in the memo) needs no check, and no await per event.
-        if (memo.get(request.event.type) !== null) await deps.schemas.check(tenantId, request.event.type, request.event.data, "data", memo);
+        if (memo.get(request.event.type) !== null) await deps.schemas.check(tenantId, request.event.type, request.event.data, request.serialized.data.length, "data", memo);
         requests.push(request);
       } catch (error) {
         if (options.batch && error instanceof HeraldError && error.field) {
