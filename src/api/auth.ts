@@ -176,7 +176,7 @@ function headerValue(request: FastifyRequest, name: string): string | undefined 
   return trimmed ? trimmed : undefined;
 }
 
-const TENANT_PREFIXES = ["/v1/", "/events/", "/cloud-agent/"];
+const TENANT_PREFIXES = ["/v1/", "/events/", "/cloud-agent/", "/api/v1/"];
 
 /**
  * By the matched route's pattern (`/v1/webhooks/:id`); a path no route matches (404) by the

@@ -33,6 +33,7 @@ const TITLES: Record<number, string> = {
   429: "Too Many Requests",
   431: "Request Header Fields Too Large",
   500: "Internal Server Error",
+  501: "Not Implemented",
   503: "Service Unavailable",
 };
 
@@ -141,12 +142,17 @@ function badEscape(path: string): string {
 
 /** The error handler, and fastify's `frameworkErrors` (errors raised before a route is found). */
 export function answerError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  return sendProblem(reply, problemOf(error, request, reply));
+}
+
+/** The problem an error answers, logged as its status deserves, with Retry-After when the store is unavailable. */
+export function problemOf(error: unknown, request: FastifyRequest, reply: FastifyReply): Problem {
   const problem = toProblem(error, request);
   if (problem.code === "HERALD_ERR_STORE_UNAVAILABLE") {
     reply.header("Retry-After", String(STORE_RETRY_AFTER_SECONDS));
     request.log.warn({ code: problem.code, detail: problem.detail }, "store unavailable"); // the engine reports the fault once
-  } else if (problem.status >= 500) request.log.error({ err: error }, "request failed");
-  return sendProblem(reply, problem);
+  } else if (problem.status >= 500 && problem.status !== 501) request.log.error({ err: error }, "request failed");
+  return problem;
 }
 
 const ROUTED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];

@@ -28,6 +28,7 @@ import { identusRoutes } from "./routes/identus.js";
 import { registerOperationRoutes } from "./routes/operations.js";
 import { registerTenantRoutes } from "./routes/tenants.js";
 import { registerWebhookRoutes } from "./routes/webhooks.js";
+import { svixRoutes } from "./svix/index.js";
 import { Problem } from "./schemas.js";
 import { makeRequestValidatorCompiler, parseJsonBody } from "./validation.js";
 
@@ -138,6 +139,7 @@ export async function buildApp(herald: Herald, config: HeraldConfig, options: Bu
   registerDeliveryRoutes(app, context);
   registerTenantRoutes(app, context);
   registerEventTypeRoutes(app, context);
+  await app.register(svixRoutes(context));
   await registerDashboard(app, { herald });
   return app;
 }

@@ -51,6 +51,8 @@ function buildBodyNow(format: PayloadFormat, webhookId: string, delivery: DueDel
       }}`;
     case "standard":
       return `{"type":${type},"timestamp":${ts},"data":${event.data}}`;
+    case "svix":
+      return event.data;
     case "systemprompt":
       return `{"webhook_id":${JSON.stringify(webhookId)},"event":${type},"timestamp":${ts},"data":${event.data},"metadata":${event.metadata ?? "{}"}}`;
   }

@@ -3,7 +3,8 @@
 export const DEFAULT_TENANT_ID = "00000000-0000-0000-0000-000000000000";
 
 export type WebhookStatus = "active" | "inactive" | "disabled";
-export type PayloadFormat = "identus" | "standard" | "systemprompt";
+/** `svix`: the event's data itself, unwrapped (endpoints made through the Svix-compatible API). */
+export type PayloadFormat = "identus" | "standard" | "systemprompt" | "svix";
 export type HttpMethod = "POST" | "PUT" | "PATCH";
 export type RetryStrategy = "exponential" | "linear" | "fixed";
 export type DeliveryState = "pending" | "in_flight" | "succeeded" | "failed" | "cancelled";
@@ -66,6 +67,10 @@ export interface Webhook {
   maxConcurrency: number;
   ordered: boolean;
   metadata: Record<string, unknown>;
+  /** The caller's own id for it (Svix's endpoint `uid`), unique in its tenant; null when none. */
+  uid?: string | null;
+  /** Svix channels: only events sent to one of them reach it; null (or absent) takes every event. */
+  channels?: string[] | null;
   /** When its deliveries started giving up without a success since; null while healthy. */
   failingSince: number | null;
   createdAt: number;
@@ -137,7 +142,12 @@ export interface Attempt {
 export interface Tenant {
   id: string;
   name: string;
+  /** The caller's own id for it (Svix's application `uid`), unique; null when none. */
+  uid?: string | null;
+  metadata?: Record<string, string>;
   createdAt: number;
+  /** Absent on tenants never changed since before it was recorded: createdAt. */
+  updatedAt?: number;
 }
 
 export interface ApiKey {
@@ -149,7 +159,11 @@ export interface ApiKey {
   revokedAt: number | null;
 }
 
+/** The tenant id under which event types for every tenant are kept (Svix's environment-wide event types). */
+export const ALL_TENANTS = "*";
+
 export interface EventType {
+  /** A tenant's id, or ALL_TENANTS. */
   tenantId: string;
   name: string;
   description: string;

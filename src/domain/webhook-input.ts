@@ -36,6 +36,10 @@ export interface WebhookInput {
   metadata?: Record<string, unknown>;
   /** A `whsec_` secret to use instead of a generated one. */
   secret?: string;
+  /** The caller's own id for the webhook (Svix's endpoint `uid`), unique in its tenant. */
+  uid?: string | null;
+  /** Svix channels: only events sent to one of them reach it; null takes every event. */
+  channels?: string[] | null;
 }
 
 export type WebhookPatch = Partial<Omit<WebhookInput, "secret">> & { status?: WebhookStatus };
@@ -43,7 +47,7 @@ export type WebhookPatch = Partial<Omit<WebhookInput, "secret">> & { status?: We
 export const DEFAULT_MAX_CONCURRENCY = 10;
 export const MAX_URL_LENGTH = 2048;
 const METHODS: readonly HttpMethod[] = ["POST", "PUT", "PATCH"];
-const FORMATS: readonly PayloadFormat[] = ["identus", "standard", "systemprompt"];
+export const PAYLOAD_FORMATS: readonly PayloadFormat[] = ["identus", "standard", "systemprompt", "svix"];
 /**
  * One request per 100 s at the slowest: a limit below that (1e-300 is a positive number) would
  * leave every delivery after the first pending for good.
@@ -53,8 +57,35 @@ export const MAX_RATE_LIMIT_PER_SECOND = 100_000;
 
 const KNOWN_FIELDS = new Set([
   "name", "url", "description", "events", "method", "headers", "publicHeaders", "auth", "retry", "timeoutMs", "status",
-  "payloadFormat", "rateLimitPerSecond", "maxConcurrency", "ordered", "metadata", "secret",
+  "payloadFormat", "rateLimitPerSecond", "maxConcurrency", "ordered", "metadata", "secret", "uid", "channels",
 ]);
+
+const UID_PATTERN = /^[a-zA-Z0-9\-_.]{1,256}$/;
+const MAX_CHANNELS = 10;
+const CHANNEL_PATTERN = /^[a-zA-Z0-9\-_.:]{1,128}$/;
+
+/** A caller's own id (Svix's `uid`): 1 to 256 letters, digits, `-`, `_` or `.`; null clears it. */
+export function checkUid(value: unknown, field = "uid"): string | null {
+  if (value === null) return null;
+  if (typeof value !== "string" || !UID_PATTERN.test(value)) {
+    throw invalidField(field, "must be null or 1 to 256 characters of letters, digits, -, _ and .");
+  }
+  return value;
+}
+
+/** Svix channels: null (every channel) or up to 10 names of letters, digits, `-`, `_`, `.` and `:`. */
+export function checkChannels(value: unknown, field = "channels"): string[] | null {
+  if (value === null) return null;
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_CHANNELS) {
+    throw invalidField(field, `must be null (every channel) or a list of 1 to ${MAX_CHANNELS} channel names`);
+  }
+  value.forEach((channel, i) => {
+    if (typeof channel !== "string" || !CHANNEL_PATTERN.test(channel)) {
+      throw invalidField(`${field}[${i}]`, "must be 1 to 128 characters of letters, digits, -, _, . and :");
+    }
+  });
+  return [...new Set(value as string[])];
+}
 
 export function checkUrl(value: unknown, field = "url"): string {
   if (typeof value !== "string" || value.length === 0) {
@@ -206,11 +237,13 @@ export function buildWebhook(rawInput: unknown, context: NewWebhookContext): Web
     timeoutMs: input.timeoutMs === undefined ? (context.timeoutMs ?? DEFAULT_TIMEOUT_MS) : checkInteger("timeoutMs", input.timeoutMs, 100, 300_000),
     status: input.status === undefined ? "active" : checkEnum("status", input.status, ["active", "inactive"] as const),
     disabledReason: null,
-    payloadFormat: input.payloadFormat === undefined ? "identus" : checkEnum("payloadFormat", input.payloadFormat, FORMATS),
+    payloadFormat: input.payloadFormat === undefined ? "identus" : checkEnum("payloadFormat", input.payloadFormat, PAYLOAD_FORMATS),
     rateLimitPerSecond: input.rateLimitPerSecond === undefined ? null : checkRateLimit(input.rateLimitPerSecond),
     maxConcurrency: input.maxConcurrency === undefined ? DEFAULT_MAX_CONCURRENCY : checkInteger("maxConcurrency", input.maxConcurrency, 1, 1000),
     ordered: input.ordered === undefined ? false : checkBoolean("ordered", input.ordered),
     metadata: input.metadata === undefined ? {} : checkMetadata(input.metadata),
+    uid: input.uid === undefined ? null : checkUid(input.uid),
+    channels: input.channels === undefined ? null : checkChannels(input.channels),
     failingSince: null,
     createdAt: context.now,
     updatedAt: context.now,
@@ -264,11 +297,13 @@ export function applyWebhookPatch(current: Webhook, rawPatch: unknown, now: numb
     next.status = checkEnum("status", patch.status, ["active", "inactive"] as const);
     next.disabledReason = null;
   }
-  if (patch.payloadFormat !== undefined) next.payloadFormat = checkEnum("payloadFormat", patch.payloadFormat, FORMATS);
+  if (patch.payloadFormat !== undefined) next.payloadFormat = checkEnum("payloadFormat", patch.payloadFormat, PAYLOAD_FORMATS);
   if (patch.rateLimitPerSecond !== undefined) next.rateLimitPerSecond = checkRateLimit(patch.rateLimitPerSecond);
   if (patch.maxConcurrency !== undefined) next.maxConcurrency = checkInteger("maxConcurrency", patch.maxConcurrency, 1, 1000);
   if (patch.ordered !== undefined) next.ordered = checkBoolean("ordered", patch.ordered);
   if (patch.metadata !== undefined) next.metadata = checkMetadata(patch.metadata);
+  if (patch.uid !== undefined) next.uid = checkUid(patch.uid);
+  if (patch.channels !== undefined) next.channels = checkChannels(patch.channels);
   return next;
 }
 

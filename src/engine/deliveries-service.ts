@@ -1,7 +1,7 @@
 /** Deliveries: one event to one webhook, with its attempts; reading them and retrying by hand. */
 import type { Attempt, Delivery, DeliveryState, Page } from "../domain/types.js";
 import { conflict, notFound } from "../errors.js";
-import type { DeliveryFilter } from "../store/store.js";
+import type { DeliveryFilter, EventAttempt, EventAttemptFilter } from "../store/store.js";
 import type { EngineContext } from "./context.js";
 import { listTenant, type Scope } from "./scope.js";
 
@@ -9,6 +9,8 @@ export interface DeliveryService {
   get(id: string, scope?: Scope): Promise<Delivery & { attempts: Attempt[] }>;
   list(filter?: Omit<DeliveryFilter, "tenantId"> & Scope & { allTenants?: boolean }): Promise<Page<Delivery>>;
   attempts(id: string, scope?: Scope): Promise<Attempt[]>;
+  /** Attempts newest first with the event each carried, across deliveries (by webhook or by event); a tenant scope sees its own webhooks' only. */
+  eventAttempts(filter: EventAttemptFilter & Scope): Promise<Page<EventAttempt>>;
   /** Makes a finished delivery due again now (manual retry). */
   retry(id: string, scope?: Scope): Promise<Delivery>;
   countByState(): Promise<Record<DeliveryState, number>>;
@@ -39,6 +41,19 @@ export function makeDeliveryService(ctx: EngineContext): DeliveryService {
       // A named tenant (an API caller's scope) sees only deliveries to its own webhooks.
       const ownWebhooksOnly = typeof tenantId === "string" ? { webhookTenantId: tenantId } : {};
       return store.listDeliveries({ ...rest, ...listTenant(filter, ctx.config.defaultTenantId), ...ownWebhooksOnly });
+    },
+    async eventAttempts(filter) {
+      const { tenantId, ...rest } = filter;
+      if (typeof tenantId !== "string") return store.listEventAttempts(rest);
+      // A tenant's own webhooks only: a global webhook's attempts carry the operator's URL and responses.
+      if (rest.webhookId !== undefined && (await store.getWebhook(rest.webhookId))?.tenantId !== tenantId) return { items: [], nextCursor: null };
+      const page = await store.listEventAttempts({ ...rest, tenantId });
+      if (rest.webhookId !== undefined) return page;
+      const own = new Map<string, boolean>();
+      for (const attempt of page.items) {
+        if (!own.has(attempt.webhookId)) own.set(attempt.webhookId, (await store.getWebhook(attempt.webhookId))?.tenantId === tenantId);
+      }
+      return { items: page.items.filter((attempt) => own.get(attempt.webhookId)), nextCursor: page.nextCursor };
     },
     async attempts(id, scope) {
       await find(id, scope);

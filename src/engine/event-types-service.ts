@@ -1,6 +1,6 @@
 /** Event types: a catalogue per tenant; a type with a JSON Schema has its events validated on every ingest path. */
 import { assertEventType, isHeraldEventType } from "../domain/event-patterns.js";
-import type { EventType } from "../domain/types.js";
+import { ALL_TENANTS, type EventType } from "../domain/types.js";
 import { invalidField, notFound } from "../errors.js";
 import type { EngineContext } from "./context.js";
 
@@ -15,6 +15,8 @@ export interface EventTypeService {
   upsert(tenantId: string, input: EventTypeInput): Promise<{ eventType: EventType; created: boolean }>;
   get(tenantId: string, name: string): Promise<EventType>;
   list(tenantId: string): Promise<EventType[]>;
+  /** Deletes the event type registered under exactly this tenant id (or ALL_TENANTS). */
+  delete(tenantId: string, name: string): Promise<void>;
 }
 
 export function makeEventTypeService(ctx: EngineContext): EventTypeService {
@@ -22,7 +24,7 @@ export function makeEventTypeService(ctx: EngineContext): EventTypeService {
   return {
     async upsert(tenantId, input) {
       assertEventType(input.name, "name");
-      if (!(await store.getTenant(tenantId))) throw notFound.tenant(tenantId, "tenantId");
+      if (tenantId !== ALL_TENANTS && !(await store.getTenant(tenantId))) throw notFound.tenant(tenantId, "tenantId");
       const schema = input.schema ?? null;
       // A tenant cannot reshape Herald's own payloads; a schema there would only make Herald drop its own events.
       if (schema !== null && isHeraldEventType(input.name)) {
@@ -33,7 +35,8 @@ export function makeEventTypeService(ctx: EngineContext): EventTypeService {
         // 422 here rather than a failure on every later event.
         ctx.schemas.compile(schema);
       }
-      const existing = await store.getEventType(tenantId, input.name);
+      const found = await store.getEventType(tenantId, input.name);
+      const existing = found?.tenantId === tenantId ? found : null; // not the one kept for every tenant
       const eventType: EventType = {
         tenantId,
         name: input.name,
@@ -50,5 +53,8 @@ export function makeEventTypeService(ctx: EngineContext): EventTypeService {
       return eventType;
     },
     list: (tenantId) => store.listEventTypes(tenantId),
+    async delete(tenantId, name) {
+      if (!(await store.deleteEventType(tenantId, name))) throw notFound.eventType(name);
+    },
   };
 }

@@ -11,6 +11,8 @@ import { eventTenant, listTenant, type Scope } from "./scope.js";
 export interface TriggerOptions extends Scope {
   id?: string;
   idempotencyKey?: string;
+  /** Svix channels (see EventInput.channels). */
+  channels?: string[] | null;
 }
 
 export interface TriggerResult {
@@ -46,6 +48,7 @@ export function makeEventService(ctx: EngineContext): EventService {
       const input: EventInput = { type, data, metadata: metadata ?? null };
       if (options?.id !== undefined) input.id = options.id;
       if (options?.idempotencyKey !== undefined) input.idempotencyKey = options.idempotencyKey;
+      if (options?.channels) input.channels = options.channels;
       return toResult(await ctx.ingest.acceptOne(eventTenant(options, fallback), input));
     },
     async triggerMany(events, scope) {

@@ -1,10 +1,10 @@
 /** Webhooks: creating, changing and reading them, their secrets, recovery, statistics and test sends. */
 import { IDENTUS_RETRY_POLICY, IDENTUS_TIMEOUT_MS } from "../domain/retry-policy.js";
-import type { Attempt, Delivery, Page, RecoveryJob, Webhook, WebhookStats, WebhookStatus } from "../domain/types.js";
+import type { Attempt, Delivery, DeliveryState, Page, RecoveryJob, Webhook, WebhookStats, WebhookStatus } from "../domain/types.js";
 import { applyWebhookPatch, buildWebhook, type WebhookInput, type WebhookPatch } from "../domain/webhook-input.js";
-import { internalError, invalidField, notFound } from "../errors.js";
+import { conflict, internalError, invalidField, notFound } from "../errors.js";
 import { checkTargetUrl } from "../security/target-guard.js";
-import { generateSigningSecret } from "../signing/standard-webhooks.js";
+import { generateSigningSecret, isSigningSecret } from "../signing/standard-webhooks.js";
 import type { AttemptSeriesBucket, AttemptSeriesQuery } from "../store/stats-series.js";
 import type { EngineContext } from "./context.js";
 import { resolveTenant, type Scope } from "./scope.js";
@@ -34,17 +34,21 @@ export interface WebhookTestResult {
 export interface WebhookService {
   create(input: WebhookInput, options?: WebhookCreateOptions): Promise<Webhook>;
   get(id: string, scope?: Scope): Promise<Webhook>;
+  /** The tenant's webhook with this uid (Svix's endpoint uid). */
+  getByUid(tenantId: string, uid: string): Promise<Webhook>;
   list(options?: WebhookListOptions): Promise<Page<Webhook>>;
   update(id: string, patch: WebhookPatch, scope?: Scope): Promise<Webhook>;
   delete(id: string, scope?: Scope): Promise<void>;
   pause(id: string, scope?: Scope): Promise<Webhook>;
   resume(id: string, scope?: Scope): Promise<Webhook>;
   /** A new signing secret; the old one keeps signing alongside it for the grace period. */
-  rotateSecret(id: string, scope?: Scope & { graceMs?: number }): Promise<{ webhook: Webhook; secret: string }>;
+  rotateSecret(id: string, scope?: Scope & { graceMs?: number; secret?: string }): Promise<{ webhook: Webhook; secret: string }>;
   /** Re-queues the webhook's failed deliveries created since `since`, durably, in batches. */
   recover(id: string, since: number, scope?: Scope): Promise<RecoveryJob>;
   recovery(jobId: string, scope?: Scope): Promise<RecoveryJob>;
   stats(id: string, scope?: Scope): Promise<WebhookStats>;
+  /** The webhook's deliveries per state. */
+  deliveryCounts(id: string, scope?: Scope): Promise<Record<DeliveryState, number>>;
   /** Attempts per time bucket with success count and p50/p95 duration (the dashboard's charts). */
   attemptSeries(id: string, query: AttemptSeriesQuery, scope?: Scope): Promise<AttemptSeriesBucket[]>;
   /**
@@ -67,6 +71,13 @@ export function makeWebhookService(ctx: EngineContext): WebhookService {
     // A tenant sees only its own webhooks; another tenant's id answers exactly as an unknown one.
     if (!webhook || (scope?.tenantId !== undefined && webhook.tenantId !== scope.tenantId)) throw notFound.webhook(id);
     return webhook;
+  }
+
+  /** A uid names one webhook in its tenant. */
+  async function assertUidFree(webhook: Webhook): Promise<void> {
+    if (!webhook.uid || webhook.tenantId === null) return;
+    const holder = await store.getWebhookByUid(webhook.tenantId, webhook.uid);
+    if (holder && holder.id !== webhook.id) throw conflict("uid", `webhook ${holder.id} of this tenant already has uid ${webhook.uid}; choose another uid`);
   }
 
   async function save(next: Webhook): Promise<Webhook> {
@@ -102,6 +113,7 @@ export function makeWebhookService(ctx: EngineContext): WebhookService {
         ...(identus ? { retryBase: IDENTUS_RETRY_POLICY, timeoutMs: IDENTUS_TIMEOUT_MS } : {}),
       });
       await checkTargetUrl(webhook.url, config.targetPolicy);
+      await assertUidFree(webhook);
       await store.insertWebhook(webhook);
       cache.prime(webhook);
       ctx.emitSystemEvent(
@@ -112,6 +124,11 @@ export function makeWebhookService(ctx: EngineContext): WebhookService {
       return webhook;
     },
     get: find,
+    async getByUid(tenantId, uid) {
+      const webhook = await store.getWebhookByUid(tenantId, uid);
+      if (!webhook) throw notFound.webhook(uid);
+      return webhook;
+    },
     async list(options = {}) {
       return store.listWebhooks({
         ...(options.allTenants ? {} : { tenantId: resolveTenant(options, config.defaultTenantId) }),
@@ -127,6 +144,7 @@ export function makeWebhookService(ctx: EngineContext): WebhookService {
       const current = await find(id, scope);
       const patched = applyWebhookPatch(current, patch, Date.now());
       if (patched.url !== current.url) await checkTargetUrl(patched.url, config.targetPolicy);
+      if (patched.uid !== current.uid) await assertUidFree(patched);
       const next = await save(patched);
       if (next.status === "active") ctx.work.notify();
       return next;
@@ -150,7 +168,8 @@ export function makeWebhookService(ctx: EngineContext): WebhookService {
       const current = await find(id, scope);
       const now = Date.now();
       const expiresAt = now + (scope?.graceMs ?? config.secretRotationGraceMs);
-      const secret = generateSigningSecret();
+      const secret = scope?.secret ?? generateSigningSecret();
+      if (!isSigningSecret(secret)) throw invalidField("secret", "must be whsec_ followed by 16 to 64 base64-encoded bytes");
       const kept = current.secrets
         .map((old) => ({ secret: old.secret, expiresAt: old.expiresAt === null ? expiresAt : Math.min(old.expiresAt, expiresAt) }))
         .filter((old) => old.expiresAt > now);
@@ -160,6 +179,10 @@ export function makeWebhookService(ctx: EngineContext): WebhookService {
     async stats(id, scope) {
       await find(id, scope);
       return store.webhookStats(id);
+    },
+    async deliveryCounts(id, scope) {
+      await find(id, scope);
+      return store.countDeliveriesByState(id);
     },
     async attemptSeries(id, query, scope) {
       await find(id, scope);

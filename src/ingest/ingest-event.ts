@@ -16,6 +16,11 @@ export interface EventInput {
   /** Caller-given event id (a UUID): posting it again within the idempotency window returns the original. */
   id?: string;
   idempotencyKey?: string;
+  /**
+   * Svix channels the event is sent to: webhooks with channels of their own get it only when
+   * one is shared; without channels, only webhooks that take every channel get it. Checked by the caller (checkChannels).
+   */
+  channels?: string[] | null;
 }
 
 export interface IngestLimits {
@@ -33,12 +38,21 @@ export const DEFAULT_INGEST_LIMITS: IngestLimits = {
  * The webhooks an event of a type goes to, for one ingest call: each type is matched against
  * the tenant's subscribers once, not once per event (a batch is mostly one type).
  */
-export function makeWebhookTargets(subscribers: Array<{ id: string; events: string[] }>): (type: string) => string[] {
-  const byType = new Map<string, string[]>();
-  return (type) => {
-    let ids = byType.get(type);
-    if (ids === undefined) byType.set(type, (ids = subscribers.filter((webhook) => matchesEventType(webhook.events, type)).map((webhook) => webhook.id)));
-    return ids;
+export function makeWebhookTargets(
+  subscribers: Array<{ id: string; events: string[]; channels?: string[] | null }>,
+): (type: string, channels?: readonly string[] | null) => string[] {
+  const byType = new Map<string, { webhooks: typeof subscribers; ids: string[] }>();
+  const anyChannel = subscribers.some((webhook) => webhook.channels);
+  return (type, channels) => {
+    let matching = byType.get(type);
+    if (matching === undefined) {
+      const webhooks = subscribers.filter((webhook) => matchesEventType(webhook.events, type));
+      byType.set(type, (matching = { webhooks, ids: webhooks.map((webhook) => webhook.id) }));
+    }
+    if (!anyChannel && !channels) return matching.ids;
+    // A webhook with channels takes only events sent to one of them; one without takes every event.
+    const sent = channels ?? [];
+    return matching.webhooks.filter((webhook) => !webhook.channels || sent.some((channel) => webhook.channels!.includes(channel))).map((webhook) => webhook.id);
   };
 }
 
@@ -51,7 +65,7 @@ export function prepareIngest(
   input: EventInput,
   limits: IngestLimits,
   now: number,
-  webhooksFor: (type: string) => readonly string[],
+  webhooksFor: (type: string, channels?: readonly string[] | null) => readonly string[],
 ): IngestRequest & Required<Pick<IngestRequest, "serialized">> {
   if (typeof input !== "object" || input === null) throw invalidField("event", "must be an object with type and data");
   // Before anything recursive (JSON.stringify here, the event type's schema after): a 100,000-level document overflows the stack.
@@ -87,7 +101,7 @@ export function prepareIngest(
     metadata: input.metadata ?? null,
     createdAt: now,
   };
-  const deliveries = webhooksFor(event.type).map((webhookId) => ({ id: uuidv7(now), webhookId }));
+  const deliveries = webhooksFor(event.type, input.channels).map((webhookId) => ({ id: uuidv7(now), webhookId }));
   return { event, deliveries, idempotencyKey: input.idempotencyKey ?? null, idempotencyWindowMs: limits.idempotencyWindowMs, serialized };
 }
 

@@ -26,6 +26,8 @@ export interface WebhookRow {
   max_concurrency: number;
   ordered: number | boolean;
   metadata: string;
+  uid: string | null;
+  channels: string | null;
   failing_since: number | string | null;
   created_at: number | string;
   updated_at: number | string;
@@ -62,6 +64,8 @@ export function webhookToRow(webhook: Webhook, box: SecretBox): WebhookRow {
     max_concurrency: webhook.maxConcurrency,
     ordered: webhook.ordered ? 1 : 0,
     metadata: JSON.stringify(webhook.metadata),
+    uid: webhook.uid ?? null,
+    channels: webhook.channels ? JSON.stringify(webhook.channels) : null,
     failing_since: webhook.failingSince,
     created_at: webhook.createdAt,
     updated_at: webhook.updatedAt,
@@ -92,6 +96,8 @@ export function rowToWebhook(row: WebhookRow, box: SecretBox): Webhook {
     maxConcurrency: row.max_concurrency,
     ordered: Boolean(row.ordered),
     metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    uid: row.uid ?? null,
+    channels: row.channels ? (JSON.parse(row.channels) as string[]) : null,
     failingSince: row.failing_since === null || row.failing_since === undefined ? null : Number(row.failing_since),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
@@ -238,10 +244,20 @@ export function rowToAttempt(row: AttemptRow): Attempt {
 export interface TenantRow {
   id: string;
   name: string;
+  uid: string | null;
+  metadata: string | null;
   created_at: number | string;
+  updated_at: number | string | null;
 }
 
-export const rowToTenant = (row: TenantRow): Tenant => ({ id: row.id, name: row.name, createdAt: Number(row.created_at) });
+export const rowToTenant = (row: TenantRow): Tenant => ({
+  id: row.id,
+  name: row.name,
+  uid: row.uid ?? null,
+  metadata: row.metadata ? (JSON.parse(row.metadata) as Record<string, string>) : {},
+  createdAt: Number(row.created_at),
+  updatedAt: Number(row.updated_at ?? row.created_at),
+});
 
 export interface ApiKeyRow {
   id: string;

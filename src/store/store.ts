@@ -81,13 +81,38 @@ export interface WebhookFilter {
   cursor?: string;
 }
 
+/** What ingest needs to know of a webhook to fan an event out to it. */
+export type Subscriber = Pick<Webhook, "id" | "events" | "tenantId"> & { channels: string[] | null };
+
 export interface EventFilter {
   tenantId?: string;
   type?: string;
+  /** Any of these types. */
+  types?: string[];
   since?: number;
+  /** Created before this time. */
+  until?: number;
   limit?: number;
   cursor?: string;
 }
+
+export interface EventAttemptFilter {
+  webhookId?: string;
+  eventId?: string;
+  /** The delivered event's tenant. */
+  tenantId?: string;
+  eventTypes?: string[];
+  /** true: 2xx answers only; false: the rest. */
+  success?: boolean;
+  /** Started at or after / before these times. */
+  since?: number;
+  until?: number;
+  limit?: number;
+  cursor?: string;
+}
+
+/** An attempt with the event its delivery carries. */
+export type EventAttempt = Attempt & { eventId: string; eventType: string };
 
 export interface DeliveryFilter {
   tenantId?: string;
@@ -132,7 +157,9 @@ export interface Store {
   checkWritable?(): Promise<HeraldError | null>;
 
   insertTenant(tenant: Tenant): Promise<boolean>;
+  updateTenant(tenant: Tenant): Promise<boolean>;
   getTenant(id: string): Promise<Tenant | null>;
+  getTenantByUid(uid: string): Promise<Tenant | null>;
   listTenants(): Promise<Tenant[]>;
   deleteTenant(id: string): Promise<boolean>;
 
@@ -145,11 +172,11 @@ export interface Store {
   insertWebhook(webhook: Webhook): Promise<void>;
   updateWebhook(webhook: Webhook): Promise<boolean>;
   getWebhook(id: string): Promise<Webhook | null>;
+  getWebhookByUid(tenantId: string, uid: string): Promise<Webhook | null>;
   listWebhooks(filter: WebhookFilter): Promise<Page<Webhook>>;
   deleteWebhook(id: string): Promise<boolean>;
-  /** Active webhooks that can receive this tenant's events (its own and the global ones). */
   /** Active webhooks receiving this tenant's events: its own and the global ones (tenantId null). */
-  listSubscribers(tenantId: string): Promise<Array<Pick<Webhook, "id" | "events" | "tenantId">>>;
+  listSubscribers(tenantId: string): Promise<Subscriber[]>;
 
   /** Writes the event and all its deliveries in one transaction; resolves after commit. */
   ingest(request: IngestRequest): Promise<IngestResult>;
@@ -171,10 +198,12 @@ export interface Store {
   getDelivery(id: string): Promise<Delivery | null>;
   listDeliveries(filter: DeliveryFilter): Promise<Page<Delivery>>;
   listAttempts(deliveryId: string): Promise<Attempt[]>;
+  listEventAttempts(filter: EventAttemptFilter): Promise<Page<EventAttempt>>;
   /** Makes a delivery due now, whatever its state but in_flight; resets nothing of its history. */
   requeueDelivery(id: string, now: number): Promise<boolean>;
   /** Makes a webhook's failed deliveries created at or after `since` due again now (`/recover`); returns how many. */
-  countDeliveriesByState(): Promise<Record<DeliveryState, number>>;
+  /** Deliveries per state: every webhook's, or one webhook's. */
+  countDeliveriesByState(webhookId?: string): Promise<Record<DeliveryState, number>>;
   webhookStats(webhookId: string): Promise<WebhookStats>;
   /** Attempts per time bucket with their success count and p50/p95 duration (the dashboard's charts); SQL in stats-series.ts. */
   webhookAttemptSeries(webhookId: string, query: AttemptSeriesQuery): Promise<AttemptSeriesBucket[]>;
@@ -198,6 +227,10 @@ export interface Store {
   deleteFinishedBefore(cutoff: number, limit: number): Promise<number>;
 
   upsertEventType(eventType: EventType): Promise<void>;
+  /** The tenant's own event type of that name, else the one kept for every tenant (ALL_TENANTS), else null. */
   getEventType(tenantId: string, name: string): Promise<EventType | null>;
+  /** The tenant's event types and those kept for every tenant (ALL_TENANTS), by name. */
   listEventTypes(tenantId: string): Promise<EventType[]>;
+  /** Deletes the event type kept under exactly this tenant id; false when there was none. */
+  deleteEventType(tenantId: string, name: string): Promise<boolean>;
 }

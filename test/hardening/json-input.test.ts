@@ -30,8 +30,21 @@ interface Answer {
 /** Sends `text` as it is: raw JSON, so `1e400`, `\u0000` and 100,000 brackets reach the server unchanged. */
 async function sendRaw(server: TestServer, method: string, url: string, text: string, headers: Record<string, string> = tenantHeaders(server)): Promise<Answer> {
   const response = await server.app.inject({ method: method as "POST", url, headers: { ...headers, "content-type": "application/json" }, payload: text });
-  const body = response.body === "" ? {} : response.json<{ code?: unknown; field?: unknown; detail?: string }>();
-  return { status: response.statusCode, contentType: String(response.headers["content-type"]), code: body.code, field: body.field, detail: body.detail ?? "" };
+  const body = response.body === "" ? {} : response.json<{ code?: unknown; field?: unknown; detail?: string | SvixDetail[] }>();
+  const contentType = String(response.headers["content-type"]);
+  // The Svix-compatible API answers Svix's bodies: {code, detail}, or a 422 {detail: [{loc, msg, type}]} whose loc names the field.
+  if (Array.isArray(body.detail)) {
+    const [first] = body.detail;
+    const field = (first?.loc ?? []).slice(1).reduce<string>((acc, part) => (typeof part === "number" ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part), "");
+    return { status: response.statusCode, contentType, code: first?.type, field, detail: first?.msg ?? "" };
+  }
+  return { status: response.statusCode, contentType, code: body.code, field: body.field, detail: body.detail ?? "" };
+}
+
+interface SvixDetail {
+  loc: Array<string | number>;
+  msg: string;
+  type: string;
 }
 
 const deepObject = (levels: number) => '{"c":'.repeat(levels - 1) + "{}" + "}".repeat(levels - 1);
@@ -112,7 +125,10 @@ describe("JSON depth", () => {
     url: (ids: { webhook: string; tenant: string }) => string;
     body: Record<string, unknown>;
     admin?: boolean;
+    /** A Svix-compatible route: it answers Svix's error bodies (application/json) instead of problem+json. */
+    svix?: boolean;
   }
+  const endpoint = (ids: { webhook: string; tenant: string }) => `/api/v1/app/${ids.tenant}/endpoint/${ids.webhook}`;
   const BODY_ROUTES: Record<string, BodyRoute> = {
     "POST /v1/events": { url: () => "/v1/events", body: { type: "a.b", data: {}, metadata: {} } },
     "POST /v1/events/batch": { url: () => "/v1/events/batch", body: { events: [{ type: "a.b", data: {}, metadata: {} }] } },
@@ -124,6 +140,20 @@ describe("JSON depth", () => {
     "POST /v1/event-types": { url: () => "/v1/event-types", body: { name: "deep.type", schema: {} } },
     "POST /events/webhooks": { url: () => "/events/webhooks", body: { url: TARGET, customHeaders: {} } },
     "POST /cloud-agent/events/webhooks": { url: () => "/cloud-agent/events/webhooks", body: { url: TARGET, customHeaders: {} } },
+    "POST /api/v1/app": { url: () => "/api/v1/app", body: { name: "deep", metadata: {} }, admin: true, svix: true },
+    "PUT /api/v1/app/:app_id": { url: (ids) => `/api/v1/app/${ids.tenant}`, body: { name: "deep", metadata: {} }, svix: true },
+    "PATCH /api/v1/app/:app_id": { url: (ids) => `/api/v1/app/${ids.tenant}`, body: { metadata: {} }, svix: true },
+    "POST /api/v1/app/:app_id/endpoint": { url: (ids) => `/api/v1/app/${ids.tenant}/endpoint`, body: { url: TARGET, metadata: {}, headers: {}, filterTypes: ["a.b"] }, svix: true },
+    "PUT /api/v1/app/:app_id/endpoint/:endpoint_id": { url: endpoint, body: { url: TARGET, metadata: {}, filterTypes: ["a.b"] }, svix: true },
+    "PATCH /api/v1/app/:app_id/endpoint/:endpoint_id": { url: endpoint, body: { metadata: {}, channels: ["c"] }, svix: true },
+    "PUT /api/v1/app/:app_id/endpoint/:endpoint_id/headers": { url: (ids) => `${endpoint(ids)}/headers`, body: { headers: {} }, svix: true },
+    "PATCH /api/v1/app/:app_id/endpoint/:endpoint_id/headers": { url: (ids) => `${endpoint(ids)}/headers`, body: { headers: {}, deleteHeaders: [] }, svix: true },
+    "POST /api/v1/app/:app_id/endpoint/:endpoint_id/secret/rotate": { url: (ids) => `${endpoint(ids)}/secret/rotate`, body: {}, svix: true },
+    "POST /api/v1/app/:app_id/endpoint/:endpoint_id/recover": { url: (ids) => `${endpoint(ids)}/recover`, body: { since: "2020-01-01T00:00:00Z" }, svix: true },
+    "POST /api/v1/app/:app_id/msg": { url: (ids) => `/api/v1/app/${ids.tenant}/msg`, body: { eventType: "a.b", payload: {}, channels: ["c"] }, svix: true },
+    "POST /api/v1/event-type": { url: () => "/api/v1/event-type", body: { name: "deep.svix.new", description: "d", schemas: {} }, svix: true },
+    "PUT /api/v1/event-type/:event_type_name": { url: () => "/api/v1/event-type/deep.svix", body: { description: "d", schemas: {} }, svix: true },
+    "PATCH /api/v1/event-type/:event_type_name": { url: () => "/api/v1/event-type/deep.svix", body: { description: "d", schemas: {} }, svix: true },
   };
 
   interface SchemaNode {
@@ -153,6 +183,8 @@ describe("JSON depth", () => {
     expect(bodyRoutes.map((route) => `${route.method} ${route.url}`).sort()).toEqual(Object.keys(BODY_ROUTES).sort());
     const webhook = await server.app.inject({ method: "POST", url: "/v1/webhooks", headers: tenantHeaders(server), payload: { url: TARGET } });
     const ids = { webhook: webhook.json<{ id: string }>().id, tenant: server.herald.defaultTenantId };
+    // The Svix event-type routes that change one need it to exist.
+    await server.herald.eventTypes.upsert(ids.tenant, { name: "deep.svix" });
     const deep = deepObject(5_000);
     const wrong: Array<{ row: string; status: number; field: unknown; detail: string }> = [];
     let sent = 0;
@@ -168,7 +200,7 @@ describe("JSON depth", () => {
         const answer = await sendRaw(server, route.method, row.url(ids), text, headers);
         const named = typeof answer.field === "string" && (answer.field === path || answer.field.startsWith(`${path}.`));
         const ok =
-          answer.contentType.startsWith("application/problem+json") && answer.status >= 400 && answer.status < 500 && typeof answer.code === "string" && answer.detail !== "" &&
+          answer.contentType.startsWith(row.svix ? "application/json" : "application/problem+json") && answer.status >= 400 && answer.status < 500 && typeof answer.code === "string" && answer.detail !== "" &&
           (!json || (answer.status === 422 && named));
         if (!ok) wrong.push({ row: `${route.method} ${route.url} ${path}`, status: answer.status, field: answer.field, detail: answer.detail.slice(0, 120) });
       }

@@ -28,6 +28,8 @@ export function makeWebhook(overrides: Partial<Webhook> = {}): Webhook {
     maxConcurrency: 10,
     ordered: false,
     metadata: {},
+    uid: null,
+    channels: null,
     failingSince: null,
     createdAt: now,
     updatedAt: now,

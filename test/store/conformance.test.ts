@@ -57,7 +57,7 @@ describe.each(storeBackends)("$name store", (backend) => {
     it("inserts a tenant once, lists tenants oldest first, and deletes one", async () => {
       const store = await open();
       expect(await store.insertTenant({ id: TENANT, name: "again", createdAt: NOW })).toBe(false);
-      expect(await store.getTenant(TENANT)).toEqual({ id: TENANT, name: "A", createdAt: NOW });
+      expect(await store.getTenant(TENANT)).toEqual({ id: TENANT, name: "A", uid: null, metadata: {}, createdAt: NOW, updatedAt: NOW });
       expect(await store.getTenant("nobody")).toBeNull();
       expect((await store.listTenants()).map((t) => t.id)).toEqual([TENANT, OTHER]);
       expect(await store.deleteTenant(OTHER)).toBe(true);
@@ -117,6 +117,8 @@ describe.each(storeBackends)("$name store", (backend) => {
         metadata: { team: "x", nested: { a: [1, 2] } },
         payloadFormat: "standard",
         description: "d",
+        uid: "billing-main",
+        channels: ["project.1", "eu"],
       });
       await store.insertWebhook(webhook);
       expect(await store.getWebhook(webhook.id)).toEqual(webhook);
@@ -173,15 +175,15 @@ describe.each(storeBackends)("$name store", (backend) => {
     it("lists as subscribers a tenant's active webhooks and the active global ones, with their patterns and owners (null: global)", async () => {
       const store = await open();
       const global = makeWebhook({ tenantId: null, events: ["*"] });
-      const own = makeWebhook({ tenantId: TENANT, events: ["a.*"] });
+      const own = makeWebhook({ tenantId: TENANT, events: ["a.*"], channels: ["eu"] });
       const inactive = makeWebhook({ tenantId: TENANT, status: "inactive" });
       const disabledGlobal = makeWebhook({ tenantId: null, status: "disabled" });
       const other = makeWebhook({ tenantId: OTHER });
       for (const w of [global, own, inactive, disabledGlobal, other]) await store.insertWebhook(w);
       const subscribers = await store.listSubscribers(TENANT);
       expect(subscribers.sort((a, b) => a.id.localeCompare(b.id))).toEqual([
-        { id: global.id, events: ["*"], tenantId: null },
-        { id: own.id, events: ["a.*"], tenantId: TENANT },
+        { id: global.id, events: ["*"], tenantId: null, channels: null },
+        { id: own.id, events: ["a.*"], tenantId: TENANT, channels: ["eu"] },
       ]);
     });
   });

@@ -3,9 +3,9 @@
  * Claiming, settling and lease release change deliveries under concurrency and stay per backend.
  */
 import type { Attempt, Delivery, DeliveryState, Page } from "../../domain/types.js";
-import { type AttemptRow, type DeliveryRow, rowToAttempt, rowToDelivery } from "../rows.js";
-import type { DeliveryFilter } from "../store.js";
-import { ListQuery, newestFirstPage } from "./pages.js";
+import { type AttemptRow, type DeliveryRow, pageOf, rowToAttempt, rowToDelivery } from "../rows.js";
+import type { DeliveryFilter, EventAttempt, EventAttemptFilter } from "../store.js";
+import { ListQuery, newestFirstPage, pageLimit } from "./pages.js";
 import type { SqlRunner } from "./runner.js";
 
 export async function getDelivery(db: SqlRunner, id: string): Promise<Delivery | null> {
@@ -30,6 +30,26 @@ export async function listAttempts(db: SqlRunner, deliveryId: string): Promise<A
   return (await db.all<AttemptRow>("SELECT * FROM attempts WHERE delivery_id = $1 ORDER BY attempt_number, id", [deliveryId])).map(rowToAttempt);
 }
 
+/** Attempts newest first, with the event each delivered (the Svix API lists attempts by endpoint and by message). */
+export async function listEventAttempts(db: SqlRunner, filter: EventAttemptFilter): Promise<Page<EventAttempt>> {
+  const q = new ListQuery();
+  if (filter.webhookId !== undefined) q.where(`a.webhook_id = ${q.param(filter.webhookId)}`);
+  if (filter.eventId !== undefined) q.where(`d.event_id = ${q.param(filter.eventId)}`);
+  if (filter.tenantId !== undefined) q.where(`d.tenant_id = ${q.param(filter.tenantId)}`);
+  if (filter.eventTypes !== undefined && filter.eventTypes.length > 0) q.where(`d.event_type IN (${filter.eventTypes.map((t) => q.param(t)).join(", ")})`);
+  if (filter.success !== undefined) q.where(filter.success ? "a.response_status BETWEEN 200 AND 299" : "(a.response_status IS NULL OR a.response_status NOT BETWEEN 200 AND 299)");
+  if (filter.since !== undefined) q.where(`a.started_at >= ${q.param(filter.since)}`);
+  if (filter.until !== undefined) q.where(`a.started_at < ${q.param(filter.until)}`);
+  if (filter.cursor !== undefined) q.where(`a.id < ${q.param(filter.cursor)}`);
+  const limit = pageLimit(filter.limit);
+  const rows = await db.all<AttemptRow & { event_id: string; event_type: string }>(
+    `SELECT a.*, d.event_id, d.event_type FROM attempts a JOIN deliveries d ON d.id = a.delivery_id ${q.whereClause()} ORDER BY a.id DESC LIMIT ${q.param(limit + 1)}`,
+    q.params,
+  );
+  const page = pageOf(rows, limit);
+  return { items: page.items.map((row) => ({ ...rowToAttempt(row), eventId: row.event_id, eventType: row.event_type })), nextCursor: page.nextCursor };
+}
+
 /** Makes a delivery due now, whatever its state but in_flight; resets nothing of its history. */
 export async function requeueDelivery(db: SqlRunner, id: string, now: number): Promise<boolean> {
   const { changes } = await db.run(
@@ -40,9 +60,12 @@ export async function requeueDelivery(db: SqlRunner, id: string, now: number): P
   return changes === 1;
 }
 
-export async function countDeliveriesByState(db: SqlRunner): Promise<Record<DeliveryState, number>> {
+export async function countDeliveriesByState(db: SqlRunner, webhookId?: string): Promise<Record<DeliveryState, number>> {
   const counts: Record<DeliveryState, number> = { pending: 0, in_flight: 0, succeeded: 0, failed: 0, cancelled: 0 };
-  const rows = await db.all<{ state: DeliveryState; n: number | string }>("SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state");
+  const rows = await db.all<{ state: DeliveryState; n: number | string }>(
+    `SELECT state, COUNT(*) AS n FROM deliveries ${webhookId === undefined ? "" : "WHERE webhook_id = $1"} GROUP BY state`,
+    webhookId === undefined ? [] : [webhookId],
+  );
   for (const row of rows) counts[row.state] = Number(row.n);
   return counts;
 }

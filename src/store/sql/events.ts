@@ -14,6 +14,8 @@ export function listEvents(db: SqlRunner, filter: EventFilter): Promise<Page<Her
   const q = new ListQuery();
   if (filter.tenantId !== undefined) q.where(`tenant_id = ${q.param(filter.tenantId)}`);
   if (filter.type !== undefined) q.where(`type = ${q.param(filter.type)}`);
+  if (filter.types !== undefined && filter.types.length > 0) q.where(`type IN (${filter.types.map((type) => q.param(type)).join(", ")})`);
   if (filter.since !== undefined) q.where(`created_at >= ${q.param(filter.since)}`);
+  if (filter.until !== undefined) q.where(`created_at < ${q.param(filter.until)}`);
   return newestFirstPage(db, "events", q, filter, rowToEvent);
 }

@@ -10,7 +10,7 @@ import type { SecretBox } from "../../secrets/secret-box.js";
 import type { AttemptSeriesQuery } from "../stats-series.js";
 import type { StoreFaults } from "../store-faults.js";
 import type {
-  AttemptOutcome, ClaimRequest, DeliveryFilter, DueDelivery, EventFilter, IngestRequest, IngestResult, Store, StoreCapabilities,
+  AttemptOutcome, ClaimRequest, DeliveryFilter, DueDelivery, EventAttemptFilter, EventFilter, IngestRequest, IngestResult, Store, StoreCapabilities,
   StoredApiKey, WebhookFilter,
 } from "../store.js";
 import { webhookAttemptSeries } from "./attempt-series.js";
@@ -73,8 +73,16 @@ export abstract class SqlStore implements Store {
     return tenants.insertTenant(this.sql, tenant);
   }
 
+  updateTenant(tenant: Tenant) {
+    return tenants.updateTenant(this.sql, tenant);
+  }
+
   getTenant(id: string) {
     return tenants.getTenant(this.sql, id);
+  }
+
+  getTenantByUid(uid: string) {
+    return tenants.getTenantByUid(this.sql, uid);
   }
 
   listTenants() {
@@ -117,6 +125,10 @@ export abstract class SqlStore implements Store {
 
   getWebhook(id: string) {
     return webhooks.getWebhook(this.sql, this.box, id);
+  }
+
+  getWebhookByUid(tenantId: string, uid: string) {
+    return webhooks.getWebhookByUid(this.sql, this.box, tenantId, uid);
   }
 
   listWebhooks(filter: WebhookFilter) {
@@ -187,12 +199,16 @@ export abstract class SqlStore implements Store {
     return deliveries.listAttempts(this.sql, deliveryId);
   }
 
+  listEventAttempts(filter: EventAttemptFilter) {
+    return deliveries.listEventAttempts(this.sql, filter);
+  }
+
   requeueDelivery(id: string, now: number) {
     return deliveries.requeueDelivery(this.sql, id, now);
   }
 
-  countDeliveriesByState(): Promise<Record<DeliveryState, number>> {
-    return deliveries.countDeliveriesByState(this.sql);
+  countDeliveriesByState(webhookId?: string): Promise<Record<DeliveryState, number>> {
+    return deliveries.countDeliveriesByState(this.sql, webhookId);
   }
 
   // ---- recovery and retention
@@ -229,5 +245,9 @@ export abstract class SqlStore implements Store {
 
   listEventTypes(tenantId: string) {
     return eventTypes.listEventTypes(this.sql, tenantId);
+  }
+
+  deleteEventType(tenantId: string, name: string) {
+    return eventTypes.deleteEventType(this.sql, tenantId, name);
   }
 }

@@ -4,11 +4,25 @@ import { type ApiKeyRow, type TenantRow, rowToApiKey, rowToTenant } from "../row
 import type { StoredApiKey } from "../store.js";
 import type { SqlRunner } from "./runner.js";
 
+/** False when a tenant with this id exists; a taken uid is refused by the store (its unique index). */
 export async function insertTenant(db: SqlRunner, tenant: Tenant): Promise<boolean> {
-  const { changes } = await db.run("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING", [
-    tenant.id, tenant.name, tenant.createdAt,
+  const { changes } = await db.run(
+    "INSERT INTO tenants (id, name, uid, metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+    [tenant.id, tenant.name, tenant.uid ?? null, JSON.stringify(tenant.metadata ?? {}), tenant.createdAt, tenant.updatedAt ?? tenant.createdAt],
+  );
+  return changes === 1;
+}
+
+export async function updateTenant(db: SqlRunner, tenant: Tenant): Promise<boolean> {
+  const { changes } = await db.run("UPDATE tenants SET name = $2, uid = $3, metadata = $4, updated_at = $5 WHERE id = $1", [
+    tenant.id, tenant.name, tenant.uid ?? null, JSON.stringify(tenant.metadata ?? {}), tenant.updatedAt ?? Date.now(),
   ]);
   return changes === 1;
+}
+
+export async function getTenantByUid(db: SqlRunner, uid: string): Promise<Tenant | null> {
+  const row = await db.get<TenantRow>("SELECT * FROM tenants WHERE uid = $1", [uid]);
+  return row ? rowToTenant(row) : null;
 }
 
 export async function getTenant(db: SqlRunner, id: string): Promise<Tenant | null> {

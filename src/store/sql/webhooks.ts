@@ -3,7 +3,7 @@ import { matchesEventType } from "../../domain/event-patterns.js";
 import type { Page, Webhook, WebhookStatus } from "../../domain/types.js";
 import type { SecretBox } from "../../secrets/secret-box.js";
 import { type WebhookRow, pageOf, rowToWebhook, webhookToRow } from "../rows.js";
-import type { WebhookFilter } from "../store.js";
+import type { Subscriber, WebhookFilter } from "../store.js";
 import { ListQuery, pageLimit } from "./pages.js";
 import type { SqlRunner } from "./runner.js";
 
@@ -55,12 +55,22 @@ export async function deleteWebhook(db: SqlRunner, id: string): Promise<boolean>
 }
 
 /** Active webhooks that can receive this tenant's events (its own and the global ones). */
-export async function listSubscribers(db: SqlRunner, tenantId: string): Promise<Array<Pick<Webhook, "id" | "events" | "tenantId">>> {
-  const rows = await db.all<{ id: string; events: string; tenant_id: string | null }>(
-    "SELECT id, events, tenant_id FROM webhooks WHERE status = 'active' AND (tenant_id = $1 OR tenant_id IS NULL)",
+export async function listSubscribers(db: SqlRunner, tenantId: string): Promise<Subscriber[]> {
+  const rows = await db.all<{ id: string; events: string; tenant_id: string | null; channels: string | null }>(
+    "SELECT id, events, tenant_id, channels FROM webhooks WHERE status = 'active' AND (tenant_id = $1 OR tenant_id IS NULL)",
     [tenantId],
   );
-  return rows.map((row) => ({ id: row.id, events: JSON.parse(row.events) as string[], tenantId: row.tenant_id }));
+  return rows.map((row) => ({
+    id: row.id,
+    events: JSON.parse(row.events) as string[],
+    tenantId: row.tenant_id,
+    channels: row.channels ? (JSON.parse(row.channels) as string[]) : null,
+  }));
+}
+
+export async function getWebhookByUid(db: SqlRunner, box: SecretBox, tenantId: string, uid: string): Promise<Webhook | null> {
+  const row = await db.get<WebhookRow>("SELECT * FROM webhooks WHERE tenant_id = $1 AND uid = $2", [tenantId, uid]);
+  return row ? rowToWebhook(row, box) : null;
 }
 
 export async function setWebhookStatus(db: SqlRunner, id: string, status: WebhookStatus, reason: string | null, now: number): Promise<boolean> {
