@@ -77,11 +77,15 @@ const webhookFields = {
   auth: Type.Optional(Nullable(Auth)),
   retry: Type.Optional(RetryPolicy),
   timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 300_000 })),
-  payloadFormat: Type.Optional(StringEnum(["identus", "standard", "systemprompt"] as const)),
+  payloadFormat: Type.Optional(StringEnum(["identus", "standard", "systemprompt", "svix"] as const, { description: "svix: the event's data itself, unwrapped" })),
   rateLimitPerSecond: Type.Optional(Nullable(Type.Number({ minimum: 0.01, maximum: 100_000, description: "requests per second, at least 0.01 (one per 100 s); null: no limit" }))),
   maxConcurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   ordered: Type.Optional(Type.Boolean()),
   metadata: Type.Optional(AnyObject("your own data, kept with the webhook")),
+  uid: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 256, description: "your own id for the webhook, unique in its tenant (Svix's endpoint uid)" }))),
+  channels: Type.Optional(Nullable(Type.Array(Type.String({ maxLength: 128 }), {
+    minItems: 1, maxItems: 10, description: "Svix channels: only events sent to one of them arrive; null: every event",
+  }))),
 };
 
 export const CreateWebhookBody = Type.Object(
@@ -122,6 +126,8 @@ export const Webhook = Type.Object(
     maxConcurrency: Type.Integer(),
     ordered: Type.Boolean(),
     metadata: AnyObject("metadata"),
+    uid: Type.Optional(Nullable(Type.String())),
+    channels: Type.Optional(Nullable(Type.Array(Type.String()))),
     createdAt: Type.String({ format: "date-time" }),
     updatedAt: Type.String({ format: "date-time" }),
   },

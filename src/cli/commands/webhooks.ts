@@ -45,7 +45,7 @@ interface ListPage<T> {
 const STATUSES = ["active", "inactive", "disabled"] as const;
 const METHODS = ["POST", "PUT", "PATCH"] as const;
 const AUTH_TYPES = ["none", "bearer", "basic", "api-key", "hmac"] as const;
-const PAYLOAD_FORMATS = ["identus", "standard", "systemprompt"] as const;
+const PAYLOAD_FORMATS = ["identus", "standard", "systemprompt", "svix"] as const;
 const HEADERS_EXAMPLE = `'{"X-Custom":"value"}'`;
 const CREDENTIALS_EXAMPLE = `'{"token":"secret123"}'`;
 /** Following pages stops here: 100 pages of the server's page size is more than a terminal shows. */
