@@ -34,6 +34,7 @@ export function sampleRequest(url: string): OutgoingRequest {
     tenantId: DEFAULT_TENANT_ID,
     attemptCount: 0,
     createdAt: now,
+    dueAt: now,
     event: { id: "00000000-0000-7000-8000-000000000002", type: event.type, data: JSON.stringify(event.data), metadata: null, createdAt: now },
   };
   return buildRequest(webhook, delivery, now);

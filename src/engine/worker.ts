@@ -48,7 +48,9 @@ export function makeDeliveryWorker(ctx: EngineContext): DeliveryWorker {
   const health =
     config.health === false
       ? null
-      : new HealthMonitor(store, config.health, (a) => emitSystemEvent(a.type, a.data), ctx.report, ctx.takeErrorCount);
+      : new HealthMonitor(store, config.health, (a) => emitSystemEvent(a.type, a.data), ctx.report, ctx.takeErrorCount, () =>
+          dispatcher.oldestWaitingDueAt(),
+        );
   let stopRetention: (() => Promise<void>) | null = null;
   let unlisten: (() => void) | null = null;
 

@@ -31,6 +31,8 @@ export class HealthMonitor {
     private readonly onError: (error: unknown, context: string) => void,
     /** Errors the worker hit since the last call (its store calls failing). */
     private readonly takeWorkerErrors: () => number,
+    /** The earliest due time of deliveries this process claimed ahead and has not started: late too. */
+    private readonly waitingDueAt: () => number | null = () => null,
   ) {}
 
   get degraded(): boolean {
@@ -61,7 +63,9 @@ export class HealthMonitor {
 
   async check(now: number): Promise<void> {
     const errors = this.takeWorkerErrors();
-    const oldest = await this.store.oldestDueAt();
+    const stored = await this.store.oldestDueAt();
+    const waiting = this.waitingDueAt();
+    const oldest = stored === null ? waiting : waiting === null ? stored : Math.min(stored, waiting);
     const lag = oldest === null ? null : Math.max(now - oldest, 0);
     const reasons: string[] = [];
     if (lag !== null && lag > this.options.lagThresholdMs) {

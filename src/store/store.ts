@@ -47,6 +47,8 @@ export interface DueDelivery {
   tenantId: string;
   attemptCount: number;
   createdAt: number;
+  /** When it came due (next_attempt_at when claimed): how late it is while it waits for a slot. */
+  dueAt: number;
   event: { id: string; type: string; data: string; metadata: string | null; createdAt: number };
 }
 
@@ -58,8 +60,26 @@ export interface ClaimRequest {
   saturatedWebhookIds: string[];
   /** Requests in flight to this webhook in the claiming process; the claim tops it up to the webhook's maxConcurrency. */
   inFlight(webhookId: string): number;
+  /**
+   * The most deliveries of a webhook this process may hold leased when no other process holds
+   * any: its in-flight requests plus those waiting in memory for a slot. Without it, or while
+   * another process holds some of the webhook's deliveries, the webhook's maxConcurrency.
+   */
+  capacity?(webhookId: string, maxConcurrency: number): number;
+  /** A lease lasts this many of the webhook's request timeouts (default 1) plus leaseMarginMs. */
+  leaseTimeouts?: number;
   /** A lease lasts the webhook's request timeout plus this margin. */
   leaseMarginMs: number;
+}
+
+/** Which in-flight deliveries releaseLeases makes due again. */
+export interface LeaseFilter {
+  /** Those whose lease expired before this time. */
+  expiredBefore?: number;
+  /** Those held by these (dead) workers. */
+  owners?: string[];
+  /** These deliveries, if `owner` holds them: work a live worker claimed and gives back unsent. */
+  held?: { owner: string; ids: string[] };
 }
 
 export interface AttemptOutcome {
@@ -189,7 +209,7 @@ export interface Store {
   /** Records attempts and moves their deliveries on, in one transaction. */
   recordAttempts(outcomes: AttemptOutcome[], owner: string): Promise<void>;
   /** Makes in-flight deliveries due again: those whose lease expired before `expiredBefore`, or held by `owners`. */
-  releaseLeases(filter: { expiredBefore?: number; owners?: string[] }, now: number): Promise<number>;
+  releaseLeases(filter: LeaseFilter, now: number): Promise<number>;
   listLeaseOwners(): Promise<string[]>;
   /** The earliest next_attempt_at after `after` among pending deliveries, or null when none is due later. */
   nextDueAt(after: number): Promise<number | null>;

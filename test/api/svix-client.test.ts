@@ -280,8 +280,9 @@ describe("svix client: tokens and errors", () => {
 
     expect((await own.application.list()).data.map((a) => a.id)).toEqual([tenant.id]);
     expect((await own.application.get(tenant.id)).name).toBe("own");
-    for (const call of [own.application.get(other.id), own.application.get("other"), own.endpoint.list(other.id), own.message.list(other.id)]) {
-      const error = await rejection(call);
+    // One call at a time: a promise made before the previous one is awaited would reject unhandled meanwhile.
+    for (const call of [() => own.application.get(other.id), () => own.application.get("other"), () => own.endpoint.list(other.id), () => own.message.list(other.id)]) {
+      const error = await rejection(call());
       expect([error.code, error.body.code]).toEqual([404, "not_found"]);
     }
     const forbidden = await rejection(own.application.create({ name: "mine" }));
@@ -296,8 +297,8 @@ describe("svix client: tokens and errors", () => {
     // The admin sees the tenant's endpoint through /v1.
     expect((await v1(server, "GET", `/v1/webhooks?tenantId=${tenant.id}`)).body.data).toMatchObject([{ id: endpoint.id, payloadFormat: "svix" }]);
 
-    for (const call of [svix.endpoint.get("other", "01a00000-0000-7000-8000-000000000000"), svix.message.get("other", "01a00000-0000-7000-8000-000000000000")]) {
-      const error = await rejection(call);
+    for (const call of [() => svix.endpoint.get("other", "01a00000-0000-7000-8000-000000000000"), () => svix.message.get("other", "01a00000-0000-7000-8000-000000000000")]) {
+      const error = await rejection(call());
       expect([error.code, error.body.code]).toEqual([404, "not_found"]);
     }
     const badUrl = await rejection(svix.endpoint.create("other", { url: "not a url" }));

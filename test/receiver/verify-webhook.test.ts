@@ -44,6 +44,7 @@ function heraldRequest(options: { auth?: unknown; rotatedSecret?: string; now?: 
     tenantId: "00000000-0000-0000-0000-000000000000",
     attemptCount: 0,
     createdAt: now,
+    dueAt: now,
     event: { id: "0190a1b2-0000-7000-8000-000000000001", type: "custom", data: '{"message":"test","n":1}', metadata: null, createdAt: now },
   };
   return buildRequest(webhook, delivery, now);

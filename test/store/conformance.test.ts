@@ -325,7 +325,7 @@ describe.each(storeBackends)("$name store", (backend) => {
       const claimed = await makeClaimer(store, "w1").claim({ now: NOW });
       expect(claimed.map((d) => d.id)).toEqual([early!.deliveryIds[0], late!.deliveryIds[0]]);
       expect(claimed[0]).toEqual({
-        id: early!.deliveryIds[0], webhookId: webhook.id, tenantId: TENANT, attemptCount: 0, createdAt: NOW - 10,
+        id: early!.deliveryIds[0], webhookId: webhook.id, tenantId: TENANT, attemptCount: 0, createdAt: NOW - 10, dueAt: NOW - 10,
         event: { id: early!.event.id, type: "agent.created", data: '{"n":1}', metadata: '{"m":1}', createdAt: NOW - 10 },
       });
       expect((await store.getDelivery(early!.deliveryIds[0]!))?.state).toBe("in_flight");
@@ -401,6 +401,37 @@ describe.each(storeBackends)("$name store", (backend) => {
       await ingestEvents(store, TENANT, [webhook.id], 4);
       expect(await makeClaimer(store, "w1").claim({ inFlight: () => 3 })).toEqual([]);
       expect(await makeClaimer(store, "w1").claim({ inFlight: () => 2 })).toHaveLength(1);
+    });
+
+    it("leases ahead of the cap up to the claimer's capacity, for that many timeouts", async () => {
+      const store = await open();
+      const webhook = makeWebhook({ tenantId: TENANT, maxConcurrency: 2, timeoutMs: 5_000 });
+      await store.insertWebhook(webhook);
+      await ingestEvents(store, TENANT, [webhook.id], 8);
+      const claimer = makeClaimer(store, "w1", { now: NOW, leaseMarginMs: 1_000, leaseTimeouts: 3 });
+      const capacities: number[] = [];
+      const first = await claimer.claim({ capacity: (_id, max) => (capacities.push(max), max * 3) });
+      expect(capacities).toContain(2); // the store passes the webhook's own maxConcurrency
+      expect(first).toHaveLength(6);
+      expect(await claimer.claim({ capacity: (_id, max) => max * 3 })).toEqual([]);
+      // Held 6: a capacity of 7 tops up by one, and without a capacity the cap is maxConcurrency again.
+      expect(await claimer.claim({ capacity: () => 7 })).toHaveLength(1);
+      expect(await claimer.claim()).toEqual([]);
+      // The lease spans three timeouts plus the margin.
+      expect(await store.releaseLeases({ expiredBefore: NOW + 16_000 }, NOW + 17_000)).toBe(0);
+      expect(await store.releaseLeases({ expiredBefore: NOW + 16_001 }, NOW + 17_000)).toBe(7);
+    });
+
+    it("another claimer's leases on a webhook limit this claimer to the cap, whatever its capacity", async () => {
+      const store = await open();
+      const webhook = makeWebhook({ tenantId: TENANT, maxConcurrency: 4 });
+      await store.insertWebhook(webhook);
+      await ingestEvents(store, TENANT, [webhook.id], 20);
+      expect(await makeClaimer(store, "w1").claim({ capacity: () => 1 })).toHaveLength(1);
+      const other = makeClaimer(store, "w2");
+      // On PostgreSQL w2 counts w1's lease: 3 left; SQLite serves one worker process, whose own count is all it has.
+      const taken = await other.claim({ capacity: (_id, max) => max * 3 });
+      expect(taken).toHaveLength(store.capabilities.multiProcess ? 3 : 12);
     });
 
     it("hands out an ordered webhook's deliveries one at a time, oldest first", async () => {
@@ -525,6 +556,19 @@ describe.each(storeBackends)("$name store", (backend) => {
       expect(await store.getDelivery(two!.id)).toMatchObject({ state: "pending", nextAttemptAt: NOW + 3_000 });
       expect(await store.releaseLeases({}, NOW)).toBe(0);
       expect(await store.listLeaseOwners()).toEqual([]);
+    });
+
+    it("gives back deliveries a live worker holds, by id, only if it holds them", async () => {
+      const store = await open();
+      const webhook = makeWebhook({ tenantId: TENANT });
+      await store.insertWebhook(webhook);
+      await ingestEvents(store, TENANT, [webhook.id], 3);
+      const [a, b, c] = await makeClaimer(store, "w1").claim({ now: NOW });
+      expect(await store.releaseLeases({ held: { owner: "w2", ids: [a!.id] } }, NOW + 1)).toBe(0);
+      expect(await store.releaseLeases({ held: { owner: "w1", ids: [a!.id, b!.id] } }, NOW + 1)).toBe(2);
+      expect(await store.getDelivery(a!.id)).toMatchObject({ state: "pending", nextAttemptAt: NOW + 1 });
+      expect(await store.getDelivery(c!.id)).toMatchObject({ state: "in_flight" });
+      expect(await store.releaseLeases({ held: { owner: "w1", ids: [] } }, NOW + 1)).toBe(0);
     });
 
     it("reports the earliest pending due time after a given time, ignoring deliveries in flight or done", async () => {

@@ -122,9 +122,9 @@ const LEASE_SQL = `
        SET state = 'in_flight', lease_owner = $1, lease_expires_at = c.lease_expires_at, updated_at = $2
       FROM unnest($3::text[], $4::bigint[]) AS c(id, lease_expires_at)
      WHERE d.id = c.id
-    RETURNING d.id, d.webhook_id, d.tenant_id, d.attempt_count, d.created_at, d.event_id
+    RETURNING d.id, d.webhook_id, d.tenant_id, d.attempt_count, d.created_at, d.event_id, d.next_attempt_at
   )
-  SELECT l.id, l.webhook_id, l.tenant_id, l.attempt_count, l.created_at, l.event_id,
+  SELECT l.id, l.webhook_id, l.tenant_id, l.attempt_count, l.created_at, l.event_id, l.next_attempt_at,
          e.type, e.data, e.metadata, e.created_at AS event_created_at
     FROM (SELECT *, row_number() OVER (PARTITION BY event_id) AS nth FROM leased) l
     LEFT JOIN events e ON e.id = l.event_id AND l.nth = 1`;
@@ -136,6 +136,7 @@ interface LeasedRow {
   attempt_count: number;
   created_at: string;
   event_id: string;
+  next_attempt_at: string;
   /** The event's columns: on the first of its deliveries in the claim only, null on the rest. */
   type: string | null;
   data: string | null;
@@ -160,12 +161,17 @@ export async function claimDueDeliveries(pool: pg.Pool, request: ClaimRequest): 
     const inFlight = new Map(counted.rows.map((row) => [row.webhook_id, Number(row.n)]));
     const slots = new Map<string, { free: number; leaseExpiresAt: number; tokens: number | null }>();
     for (const webhook of locked.rows) {
-      // Others' requests in flight (from the database) plus ours (from memory).
-      const busy = (inFlight.get(webhook.id) ?? 0) + request.inFlight(webhook.id);
+      // Others' requests in flight (from the database) plus ours (from memory). This worker may
+      // lease ahead of its free slots only while no other worker holds any of the webhook's
+      // deliveries: it starts at most max_concurrency of them at a time, and the others, counting
+      // its leases, take none; so the cap holds across processes either way.
+      const others = inFlight.get(webhook.id) ?? 0;
+      const capacity = others > 0 ? webhook.max_concurrency : (request.capacity?.(webhook.id, webhook.max_concurrency) ?? webhook.max_concurrency);
+      const busy = others + request.inFlight(webhook.id);
       const tokens = refilledTokens(webhook, request.now);
       slots.set(webhook.id, {
-        free: Math.min(webhook.max_concurrency - busy, tokens === null ? Infinity : Math.floor(tokens)),
-        leaseExpiresAt: request.now + webhook.timeout_ms + request.leaseMarginMs,
+        free: Math.min(capacity - busy, tokens === null ? Infinity : Math.floor(tokens)),
+        leaseExpiresAt: request.now + webhook.timeout_ms * (request.leaseTimeouts ?? 1) + request.leaseMarginMs,
         tokens,
       });
     }
@@ -226,6 +232,7 @@ function toDueDeliveries(ids: string[], rows: LeasedRow[]): DueDelivery[] {
     const row = byId.get(id);
     const event = row && events.get(row.event_id);
     if (!row || !event) return [];
-    return [{ id: row.id, webhookId: row.webhook_id, tenantId: row.tenant_id, attemptCount: row.attempt_count, createdAt: Number(row.created_at), event }];
+    return [{ id: row.id, webhookId: row.webhook_id, tenantId: row.tenant_id, attemptCount: row.attempt_count, createdAt: Number(row.created_at),
+      dueAt: Number(row.next_attempt_at), event }];
   });
 }

@@ -14,7 +14,7 @@ import { configError } from "../../errors.js";
 import type { SecretBox } from "../../secrets/secret-box.js";
 import { advanceRecoveryJob } from "../sql/recovery.js";
 import { SqlStore } from "../sql/sql-store.js";
-import type { AttemptOutcome, ClaimRequest, DueDelivery, IngestRequest, IngestResult } from "../store.js";
+import type { AttemptOutcome, ClaimRequest, DueDelivery, IngestRequest, IngestResult, LeaseFilter } from "../store.js";
 import { claimDueDeliveries } from "./claim.js";
 import { ingestOne } from "./ingest.js";
 import { applyPostgresMigrations } from "./migrate.js";
@@ -145,7 +145,7 @@ export class PostgresStore extends SqlStore {
     return this.runner.guard(recordAttempts(this.pool, outcomes, owner));
   }
 
-  async releaseLeases(filter: { expiredBefore?: number; owners?: string[] }, now: number): Promise<number> {
+  async releaseLeases(filter: LeaseFilter, now: number): Promise<number> {
     const released = await this.runner.guard(releaseLeases(this.pool, filter, now));
     if (released > 0) this.notifier.notify();
     return released;

@@ -6,6 +6,7 @@
  * it skips them, and they are settled anyway.
  */
 import type pg from "pg";
+import type { LeaseFilter } from "../store.js";
 
 const RELEASE_SQL = (match: string) => `
   UPDATE deliveries
@@ -15,14 +16,18 @@ const RELEASE_SQL = (match: string) => `
 
 const RELEASE_EXPIRED_SQL = RELEASE_SQL("lease_expires_at < $2");
 const RELEASE_OWNED_SQL = RELEASE_SQL("lease_owner = ANY ($2::text[])");
+const RELEASE_HELD_SQL = RELEASE_SQL("lease_owner = $2 AND id = ANY ($3::text[])");
 
-export async function releaseLeases(pool: pg.Pool, filter: { expiredBefore?: number; owners?: string[] }, now: number): Promise<number> {
+export async function releaseLeases(pool: pg.Pool, filter: LeaseFilter, now: number): Promise<number> {
   let released = 0;
   if (filter.expiredBefore !== undefined) {
     released += (await pool.query(RELEASE_EXPIRED_SQL, [now, filter.expiredBefore])).rowCount ?? 0;
   }
   if (filter.owners?.length) {
     released += (await pool.query(RELEASE_OWNED_SQL, [now, filter.owners])).rowCount ?? 0;
+  }
+  if (filter.held?.ids.length) {
+    released += (await pool.query(RELEASE_HELD_SQL, [now, filter.held.owner, filter.held.ids])).rowCount ?? 0;
   }
   return released;
 }

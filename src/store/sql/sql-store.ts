@@ -10,8 +10,8 @@ import type { SecretBox } from "../../secrets/secret-box.js";
 import type { AttemptSeriesQuery } from "../stats-series.js";
 import type { StoreFaults } from "../store-faults.js";
 import type {
-  AttemptOutcome, ClaimRequest, DeliveryFilter, DueDelivery, EventAttemptFilter, EventFilter, IngestRequest, IngestResult, Store, StoreCapabilities,
-  StoredApiKey, WebhookFilter,
+  AttemptOutcome, ClaimRequest, DeliveryFilter, DueDelivery, EventAttemptFilter, EventFilter, IngestRequest, IngestResult, LeaseFilter, Store,
+  StoreCapabilities, StoredApiKey, WebhookFilter,
 } from "../store.js";
 import { webhookAttemptSeries } from "./attempt-series.js";
 import * as deliveries from "./deliveries.js";
@@ -44,7 +44,7 @@ export abstract class SqlStore implements Store {
   abstract ingestMany(requests: IngestRequest[]): Promise<IngestResult[]>;
   abstract claimDueDeliveries(request: ClaimRequest): Promise<DueDelivery[]>;
   abstract recordAttempts(outcomes: AttemptOutcome[], owner: string): Promise<void>;
-  abstract releaseLeases(filter: { expiredBefore?: number; owners?: string[] }, now: number): Promise<number>;
+  abstract releaseLeases(filter: LeaseFilter, now: number): Promise<number>;
 
   /**
    * Nothing to do while no call has met a fault. After one, a probe write: a row in

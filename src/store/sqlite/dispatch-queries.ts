@@ -36,6 +36,7 @@ interface LeasedRow {
   attempt_count: number;
   created_at: number;
   event_id: string;
+  next_attempt_at: number;
 }
 
 interface EventPart {
@@ -124,7 +125,7 @@ export class SqliteDispatchQueries {
       lease: db.prepare<[string, number, number, string], LeasedRow>(
         `UPDATE deliveries SET state = 'in_flight', lease_owner = ?, lease_expires_at = ?, updated_at = ?
           WHERE id IN (SELECT value FROM json_each(?))
-         RETURNING id, webhook_id, tenant_id, attempt_count, created_at, event_id`,
+         RETURNING id, webhook_id, tenant_id, attempt_count, created_at, event_id, next_attempt_at`,
       ),
       events: db.prepare<[string], EventPart>(
         "SELECT id, type, data, metadata, created_at FROM events WHERE id IN (SELECT value FROM json_each(?))",
@@ -160,7 +161,8 @@ export class SqliteDispatchQueries {
     const free = new Map<string, number>();
     let totalFree = 0;
     for (const webhook of webhooks.values()) {
-      const slots = saturated.has(webhook.id) ? 0 : Math.max(webhook.max_concurrency - request.inFlight(webhook.id), 0);
+      const capacity = request.capacity?.(webhook.id, webhook.max_concurrency) ?? webhook.max_concurrency;
+      const slots = saturated.has(webhook.id) ? 0 : Math.max(capacity - request.inFlight(webhook.id), 0);
       free.set(webhook.id, slots);
       totalFree += slots;
     }
@@ -236,7 +238,7 @@ export class SqliteDispatchQueries {
     const s = this.statements;
     const byExpiry = new Map<number, string[]>();
     for (const [id, webhook] of chosen) {
-      const expiresAt = request.now + webhook.timeout_ms + request.leaseMarginMs;
+      const expiresAt = request.now + webhook.timeout_ms * (request.leaseTimeouts ?? 1) + request.leaseMarginMs;
       const ids = byExpiry.get(expiresAt);
       if (ids) ids.push(id);
       else byExpiry.set(expiresAt, [id]);
@@ -257,7 +259,8 @@ export class SqliteDispatchQueries {
       const event = row && events.get(row.event_id);
       if (!row || !event) continue;
       claimed.push({
-        id: row.id, webhookId: row.webhook_id, tenantId: row.tenant_id, attemptCount: row.attempt_count, createdAt: row.created_at, event,
+        id: row.id, webhookId: row.webhook_id, tenantId: row.tenant_id, attemptCount: row.attempt_count, createdAt: row.created_at,
+        dueAt: row.next_attempt_at, event,
       });
     }
     return claimed;

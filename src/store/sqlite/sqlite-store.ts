@@ -23,7 +23,7 @@ import { dirname } from "node:path";
 import { configError, type HeraldError } from "../../errors.js";
 import type { SecretBox } from "../../secrets/secret-box.js";
 import { SqlStore } from "../sql/sql-store.js";
-import type { AttemptOutcome, ClaimRequest, DueDelivery, IngestRequest, IngestResult } from "../store.js";
+import type { AttemptOutcome, ClaimRequest, DueDelivery, IngestRequest, IngestResult, LeaseFilter } from "../store.js";
 import { type SqliteConnection, sqliteConnection } from "./connection.js";
 import { SqliteDispatchQueries } from "./dispatch-queries.js";
 import { SqliteFileWatch } from "./faults.js";
@@ -102,7 +102,7 @@ export class SqliteStore extends SqlStore {
     return this.runner.withConnection(() => this.dispatch.recordAttempts(outcomes, owner));
   }
 
-  releaseLeases(filter: { expiredBefore?: number; owners?: string[] }, now: number): Promise<number> {
+  releaseLeases(filter: LeaseFilter, now: number): Promise<number> {
     return this.runner.withConnection(() => releaseLeases(this.connection, filter, now));
   }
 }
