@@ -7,7 +7,7 @@ import { defineConfig } from "vitest/config";
 // store conformance suite, which runs both backends itself, and the bench) run once.
 const postgresLeg = Boolean(process.env.HERALD_TEST_POSTGRES_URL) || process.env.CI === "true";
 
-const POSTGRES_LEG = ["test/core/**/*.test.ts", "test/hardening/**/*.test.ts", "test/api/**/*.test.ts", "test/dashboard/**/*.test.ts", "test/cli/**/*.test.ts", "test/scale-out/**/*.test.ts"];
+const POSTGRES_LEG = ["test/core/**/*.test.ts", "test/hardening/**/*.test.ts", "test/api/**/*.test.ts", "test/dashboard/**/*.test.ts", "test/cli/**/*.test.ts", "test/scale-out/**/*.test.ts", "test/seeds/**/*.test.ts"];
 const STORE_FREE = ["test/api/config.test.ts", "test/cli/output-and-connection.test.ts", "test/dashboard/screenshots.test.ts"];
 
 export default defineConfig({

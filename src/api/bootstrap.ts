@@ -1,7 +1,7 @@
 /**
  * Environment bootstrap at each start (SPEC section 5, seeds 000-002): the admin key, the
  * default tenant with its key and, on its first creation only, its webhook; and the global
- * webhook, kept in step with GLOBAL_WEBHOOK_URL / GLOBAL_WEBHOOK_API_KEY on every start.
+ * webhook, kept in step with GLOBAL_WEBHOOK_URL / _API_KEY / _PAYLOAD_FORMAT on every start.
  * Generated keys are written to the data folder (0600, never overwritten) and printed once.
  */
 import { existsSync } from "node:fs";
@@ -94,6 +94,7 @@ function envWebhookInput(env: EnvWebhook, name: string, source: string): Webhook
     name,
     url: env.url,
     auth: env.apiKey === null ? null : { type: "bearer", credentials: { token: env.apiKey } },
+    payloadFormat: env.payloadFormat,
     metadata: { source },
   };
 }
@@ -113,8 +114,8 @@ async function syncGlobalWebhook(herald: Herald, env: EnvWebhook | null): Promis
   if (env === null) return;
   if (!kept) {
     await herald.webhooks.create(envWebhookInput(env, "global", GLOBAL_SOURCE), { tenantId: null, kind: "identus" });
-  } else if (kept.url !== env.url || !sameAuth(kept, env)) {
+  } else if (kept.url !== env.url || !sameAuth(kept, env) || kept.payloadFormat !== env.payloadFormat) {
     const input = envWebhookInput(env, "global", GLOBAL_SOURCE);
-    await herald.webhooks.update(kept.id, { url: input.url, auth: input.auth ?? null }, scope);
+    await herald.webhooks.update(kept.id, { url: input.url, auth: input.auth ?? null, payloadFormat: env.payloadFormat }, scope);
   }
 }

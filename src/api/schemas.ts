@@ -6,6 +6,10 @@
  * `const`, and `additionalProperties` instead of `patternProperties`.
  */
 import { type TSchema, Type, type Static } from "@sinclair/typebox";
+import { RETRY_PRESETS } from "../domain/retry-policy.js";
+import { PAYLOAD_FORMATS } from "../domain/webhook-input.js";
+
+const PRESET_NAMES = Object.keys(RETRY_PRESETS);
 
 export function StringEnum<const T extends readonly string[]>(values: T, options: { description?: string } = {}) {
   return Type.Unsafe<T[number]>({ type: "string", enum: [...values], ...options });
@@ -43,15 +47,28 @@ export type IdParams = Static<typeof IdParams>;
 
 // ---- webhooks
 
-const RetryPolicy = Type.Object(
+const retryPolicyFields = {
+  strategy: Type.Optional(StringEnum(["exponential", "linear", "fixed"] as const)),
+  maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  initialDelayMs: Type.Optional(Type.Integer({ minimum: 0 })),
+  maxDelayMs: Type.Optional(Type.Integer({ minimum: 0 })),
+  multiplier: Type.Optional(Type.Number({ minimum: 1, maximum: 100 })),
+  jitter: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  windowMs: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
+};
+
+/** A stored policy, as answers show it: the preset it came from is not kept. */
+const RetryPolicy = Type.Object(retryPolicyFields, { additionalProperties: false });
+
+const RetryInput = Type.Object(
   {
-    strategy: Type.Optional(StringEnum(["exponential", "linear", "fixed"] as const)),
-    maxAttempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
-    initialDelayMs: Type.Optional(Type.Integer({ minimum: 0 })),
-    maxDelayMs: Type.Optional(Type.Integer({ minimum: 0 })),
-    multiplier: Type.Optional(Type.Number({ minimum: 1, maximum: 100 })),
-    jitter: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
-    windowMs: Type.Optional(Nullable(Type.Integer({ minimum: 1 }))),
+    // A string rather than an enum: an unknown name is then the engine's 422 naming retry.preset
+    // and listing the presets, the same answer the library and the CLI give.
+    preset: Type.Optional(Type.String({
+      maxLength: 100,
+      description: `a named policy the other fields override: ${PRESET_NAMES.join(", ")} (agentfactory: seed 004's 3 retries in 24 h)`,
+    })),
+    ...retryPolicyFields,
   },
   { additionalProperties: false },
 );
@@ -59,7 +76,9 @@ const RetryPolicy = Type.Object(
 const Auth = Type.Object(
   {
     type: StringEnum(["none", "bearer", "basic", "api-key", "hmac"] as const),
-    credentials: Type.Optional(AnyObject("bearer {token}; basic {username, password}; api-key {api_key, header_name}; hmac {secret, header_name?}")),
+    credentials: Type.Optional(AnyObject(
+      "bearer {token}; basic {username, password}; api-key {api_key, header_name}; hmac {secret, header_name?, signature_format?: prefixed (sha256=<hex>, default) or hex}",
+    )),
   },
   { additionalProperties: false },
 );
@@ -75,9 +94,11 @@ const webhookFields = {
     maxItems: 50, description: "names of headers (any case) whose values are not secret: shown in answers and attempt records",
   })),
   auth: Type.Optional(Nullable(Auth)),
-  retry: Type.Optional(RetryPolicy),
+  retry: Type.Optional(RetryInput),
   timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 300_000 })),
-  payloadFormat: Type.Optional(StringEnum(["identus", "standard", "systemprompt", "svix"] as const, { description: "svix: the event's data itself, unwrapped" })),
+  payloadFormat: Type.Optional(StringEnum(PAYLOAD_FORMATS, {
+    description: "body shape: identus (default), prism (seed 000), standard, systemprompt (seed 003), agentfactory (seed 004); svix: the event's data itself, unwrapped",
+  })),
   rateLimitPerSecond: Type.Optional(Nullable(Type.Number({ minimum: 0.01, maximum: 100_000, description: "requests per second, at least 0.01 (one per 100 s); null: no limit" }))),
   maxConcurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   ordered: Type.Optional(Type.Boolean()),
@@ -163,13 +184,15 @@ export const Recovery = Type.Object({
 export const WebhookStats = Type.Object({
   total_deliveries: Type.Integer(),
   successful_deliveries: Type.Integer(),
-  failed_deliveries: Type.Integer(),
-  failure_rate: Type.Number(),
+  failed_deliveries: Type.Integer({ description: "deliveries that gave up after their last attempt" }),
+  failure_rate: Type.Number({ description: "failed_deliveries over finished deliveries" }),
+  total_attempts: Type.Integer({ description: "HTTP attempts, retries included" }),
+  failed_attempts: Type.Integer({ description: "attempts answered outside 2xx or not answered, retried or not" }),
   average_duration: Nullable(Type.Number()),
   p95_duration: Nullable(Type.Number()),
   last_delivery: Nullable(Type.String()),
   last_success: Nullable(Type.String()),
-  last_failure: Nullable(Type.String()),
+  last_failure: Nullable(Type.String({ description: "start of the last failed attempt" })),
 });
 
 // ---- events

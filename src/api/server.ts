@@ -6,7 +6,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
-import { pino, type Logger } from "pino";
+import { levels, pino, type DestinationStream, type Logger } from "pino";
 import { engineOptionsFrom, type HeraldConfig } from "../config/load-config.js";
 import { readOrCreateSecretFile } from "../config/secret-files.js";
 import { registerDashboard } from "../dashboard/register.js";
@@ -56,9 +56,18 @@ export function registeredRoutes(app: FastifyInstance): RegisteredRoute[] {
 
 const REDACTED_HEADERS = ["req.headers.apikey", "req.headers.authorization", 'req.headers["x-admin-api-key"]'];
 
+/**
+ * The server's logger: pino at HERALD_LOG_LEVEL with credentials redacted. `destination` decides
+ * how the lines look (`herald serve` gives readable lines on a terminal); default: JSON on stdout.
+ */
+export function makeServerLogger(config: Pick<HeraldConfig, "logLevel">, destination?: DestinationStream): Logger {
+  const options = { level: config.logLevel, redact: REDACTED_HEADERS };
+  return destination === undefined ? pino(options) : pino(options, destination);
+}
+
 /** The API over an engine. With neither `options.adminApiKey` nor `config.adminApiKey`, no admin key is accepted. */
 export async function buildApp(herald: Herald, config: HeraldConfig, options: BuildAppOptions = {}): Promise<FastifyInstance> {
-  const logger: FastifyBaseLogger = options.logger ?? pino({ level: config.logLevel, redact: REDACTED_HEADERS });
+  const logger: FastifyBaseLogger = options.logger ?? makeServerLogger(config);
   const app: FastifyInstance = Fastify({
     bodyLimit: config.maxBodyBytes,
     loggerInstance: logger,
@@ -148,6 +157,8 @@ export interface StartServerOptions {
   /** Where generated keys are shown once (default: stdout). */
   print?: (line: string) => void;
   logger?: Logger;
+  /** Where the start ("listening on") is logged (default: `logger`); `herald serve` passes one that shows it at any log level. */
+  notices?: Logger;
   /** Worker tuning (tests use a short poll interval). */
   dispatch?: Partial<DispatchOptions>;
 }
@@ -170,7 +181,7 @@ function localUrl(host: string, port: number): string {
 }
 
 export async function startServer(config: HeraldConfig, options: StartServerOptions = {}): Promise<RunningServer> {
-  const logger = options.logger ?? pino({ level: config.logLevel, redact: REDACTED_HEADERS });
+  const logger = options.logger ?? makeServerLogger(config);
   const print = options.print ?? ((line: string) => process.stdout.write(line + "\n"));
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
@@ -194,14 +205,14 @@ export async function startServer(config: HeraldConfig, options: StartServerOpti
     }
     if (config.role !== "api") await herald.start();
     app = await buildApp(herald, config, { metrics, logger, adminApiKey: keys.adminApiKey });
-    await app.listen({ port: config.port, host: config.host });
+    await listenQuietly(app, config);
     const address = app.server.address();
     const port = typeof address === "object" && address !== null ? address.port : config.port;
     const url = localUrl(config.host, port);
     const serverFile = join(config.dataDir, "server.json");
     writeFileSync(serverFile, JSON.stringify({ url, pid: process.pid }) + "\n", { mode: 0o600 });
     chmodSync(serverFile, 0o600);
-    logger.info({ url, role: config.role, store: herald.backend }, `herald listening on ${url}`);
+    (options.notices ?? logger).info({ url, role: config.role, store: herald.backend, dataDir: config.dataDir }, `herald listening on ${url} (data in ${config.dataDir})`);
 
     const running = app;
     let closed = false;
@@ -223,6 +234,23 @@ export async function startServer(config: HeraldConfig, options: StartServerOpti
     await app?.close();
     await herald.close();
     throw error;
+  }
+}
+
+/**
+ * app.listen without fastify's own "Server listening at <address>" lines: it logs one per address
+ * (each interface's for 0.0.0.0), before server.json exists. startServer announces the start once,
+ * with the URL the CLI uses. Warnings and errors still show.
+ */
+async function listenQuietly(app: FastifyInstance, config: HeraldConfig): Promise<void> {
+  await app.ready(); // plugins' start-up lines keep the configured level
+  // app.log is fastify's own child of the logger it was given: the worker's lines are not affected.
+  const level = app.log.level;
+  if ((levels.values[level] ?? Infinity) < levels.values.warn!) app.log.level = "warn";
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } finally {
+    app.log.level = level;
   }
 }
 

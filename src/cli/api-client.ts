@@ -10,9 +10,14 @@
  *   admin key: --admin-key, HERALD_ADMIN_API_KEY, <data>/admin.key
  *   data:      --data-dir, HERALD_DATA_DIR, the folder of HERALD_DATABASE_URL's SQLite file, ./data
  *              (the same rule as the server's loadConfig, so both find the same files)
+ *   tenant:    --tenant, HERALD_TENANT (only commands that create, list or send one tenant's things)
+ *
+ * The tenant key is sent when one is found, else the admin key; with a tenant named, the admin
+ * key is sent when one is found, because only the admin may act for a tenant other than its key's.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { DEFAULT_TENANT_ID } from "../domain/types.js";
 import { DEFAULT_DATABASE_URL, parseDatabaseUrl } from "../store/open-store.js";
 import { CliError } from "./output.js";
 
@@ -21,6 +26,7 @@ export interface ConnectionFlags {
   apiKey?: string;
   adminKey?: string;
   dataDir?: string;
+  tenant?: string;
 }
 
 export interface Connection {
@@ -31,6 +37,8 @@ export interface Connection {
   adminKey: string | undefined;
   /** Where the URL came from, so a refused connection can say what to change. */
   urlSource: string;
+  /** The tenant the command acts for (sent as `tenantId`); undefined: the key's own, or the default tenant for the admin key. */
+  tenant: string | undefined;
 }
 
 export const DEFAULT_SERVER_URL = "http://127.0.0.1:8080";
@@ -50,7 +58,8 @@ export function resolveDataDir(flags: Pick<ConnectionFlags, "dataDir">, env: Nod
   return resolve(DEFAULT_DATA_DIR);
 }
 
-export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env): Connection {
+/** `tenantScoped`: the command takes --tenant, so HERALD_TENANT applies to it. */
+export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv = process.env, { tenantScoped = false } = {}): Connection {
   const dataDir = resolveDataDir(flags, env);
   let url: string;
   let urlSource: string;
@@ -72,9 +81,18 @@ export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv
     url: url.replace(/\/+$/, ""),
     dataDir,
     urlSource,
+    tenant: tenantScoped ? resolveTenant(flags, env) : undefined,
     apiKey: nonEmpty(flags.apiKey) ?? nonEmpty(env.HERALD_API_KEY) ?? readKeyFile(join(dataDir, "default-tenant.key")),
     adminKey: nonEmpty(flags.adminKey) ?? nonEmpty(env.HERALD_ADMIN_API_KEY) ?? readKeyFile(join(dataDir, "admin.key")),
   };
+}
+
+function resolveTenant(flags: Pick<ConnectionFlags, "tenant">, env: NodeJS.ProcessEnv): string | undefined {
+  const [tenant, source] = nonEmpty(flags.tenant) !== undefined ? [nonEmpty(flags.tenant), "--tenant"] : [nonEmpty(env.HERALD_TENANT), "HERALD_TENANT"];
+  if (tenant !== undefined && !/^[A-Za-z0-9_.:-]{1,200}$/.test(tenant)) {
+    throw new CliError(`${source}: ${JSON.stringify(tenant)} is not a tenant id; give the id POST /v1/tenants returned, e.g. 0190c5a2-...`);
+  }
+  return tenant;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
@@ -126,12 +144,13 @@ export class ApiClient {
     }
     const headers: Record<string, string> = { ...options.headers, accept: "application/json" };
     if (options.body !== undefined) headers["content-type"] = "application/json";
-    const { apiKey, adminKey } = this.connection;
-    if (apiKey !== undefined) {
-      headers.authorization = `Bearer ${apiKey}`;
-    } else if (adminKey !== undefined) {
-      // No tenant key but an admin one: the admin writes to the default tenant and lists every tenant's data.
+    const { apiKey, adminKey, tenant } = this.connection;
+    // No tenant key but an admin one: without --tenant the admin writes to the default tenant and lists every tenant's data.
+    const asAdmin = adminKey !== undefined && (apiKey === undefined || tenant !== undefined);
+    if (asAdmin) {
       headers["x-admin-api-key"] = adminKey;
+    } else if (apiKey !== undefined) {
+      headers.authorization = `Bearer ${apiKey}`;
     } else {
       throw new CliError(
         `no API key: pass --api-key, set HERALD_API_KEY, or run on the server's machine (looked in ${this.dataDirHint()})`,
@@ -150,13 +169,38 @@ export class ApiClient {
       throw new CliError(this.describeNetworkError(error));
     }
     const text = await response.text();
-    if (!response.ok) throw new CliError(describeHttpError(response.status, text));
+    if (!response.ok) throw new CliError(this.describeTenantNotFound(response.status, text, asAdmin) ?? describeHttpError(response.status, text));
     if (text === "") return undefined as T;
     try {
       return JSON.parse(text) as T;
     } catch {
       throw new CliError(`${method} ${target.pathname}: the server answered ${response.status} with a body that is not JSON`);
     }
+  }
+
+  /**
+   * A tenant the caller did not expect to be missing, said with what to do. The API answers the
+   * same 404 for the default tenant when DEFAULT_WALLET_ENABLED=false left it uncreated, and for
+   * a tenant a tenant key may not act for; neither names a flag the user gave.
+   */
+  private describeTenantNotFound(status: number, body: string, asAdmin: boolean): string | undefined {
+    const problem = parseProblem(body);
+    if (status !== 404 || problem?.code !== "HERALD_ERR_TENANT_NOT_FOUND") return undefined;
+    const suffix = `(404 ${problem.code})`;
+    const { tenant, url, dataDir } = this.connection;
+    if (tenant === undefined && (problem.detail ?? "").includes(DEFAULT_TENANT_ID)) {
+      const adminKeyFile = join(dataDir, "admin.key");
+      const adminKey = existsSync(adminKeyFile) ? `$(cat ${adminKeyFile})` : "<admin key>";
+      return (
+        `the default tenant ${DEFAULT_TENANT_ID} does not exist (the server runs with DEFAULT_WALLET_ENABLED=false, or the tenant was deleted) ${suffix}: ` +
+        `pass --tenant <id> or set HERALD_TENANT to act for a tenant with the admin key, or pass a tenant's own --api-key; ` +
+        `create a tenant with: curl -X POST ${url}/v1/tenants -H "x-admin-api-key: ${adminKey}" -H "content-type: application/json" -d '{"name":"acme"}'`
+      );
+    }
+    if (tenant !== undefined && !asAdmin) {
+      return `tenant ${tenant} not found for this API key ${suffix}: a tenant's API key acts only for its own tenant; to act for ${tenant} pass the admin key (--admin-key or HERALD_ADMIN_API_KEY)`;
+    }
+    return undefined;
   }
 
   private dataDirHint(): string {
@@ -189,15 +233,18 @@ function networkErrorCode(error: unknown): string | undefined {
   return undefined;
 }
 
-/** A failed answer as one line: the problem's detail, then the status and Herald's error code. */
-export function describeHttpError(status: number, body: string): string {
-  let problem: Problem | undefined;
+function parseProblem(body: string): Problem | undefined {
   try {
     const parsed = JSON.parse(body) as unknown;
-    if (typeof parsed === "object" && parsed !== null) problem = parsed as Problem;
+    return typeof parsed === "object" && parsed !== null ? (parsed as Problem) : undefined;
   } catch {
-    problem = undefined;
+    return undefined;
   }
+}
+
+/** A failed answer as one line: the problem's detail, then the status and Herald's error code. */
+export function describeHttpError(status: number, body: string): string {
+  const problem = parseProblem(body);
   const detail = problem?.detail ?? problem?.title ?? (body.trim().slice(0, 200) || `HTTP ${status}`);
   const code = problem?.code ? ` ${problem.code}` : "";
   if (status === 401) return `${detail} (401${code}): check --api-key / HERALD_API_KEY`;

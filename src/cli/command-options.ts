@@ -12,27 +12,37 @@ export interface CommonFlags extends ConnectionFlags {
   server?: string;
 }
 
+export interface ServerOptionsShape {
+  /** The command's --url is the webhook's endpoint, so only --server names the server. */
+  urlIsEndpoint?: boolean;
+  /** The command creates, lists or sends things of one tenant: it takes --tenant (and HERALD_TENANT). */
+  tenant?: boolean;
+}
+
 const SERVER_URL_HELP = "Herald server URL (env HERALD_URL; default: the local server's data/server.json, else http://127.0.0.1:8080)";
+const TENANT_HELP = "act for this tenant (env HERALD_TENANT) with the admin key; a tenant's API key acts only for its own (default: the key's tenant, for the admin key the default tenant)";
 
 /**
  * Adds --url (or only --server where --url names the webhook's endpoint), --api-key,
- * --admin-key, --data-dir and --format to a command.
+ * --admin-key, --data-dir, --format and, for tenant-scoped commands, --tenant to a command.
  */
-export function withServerOptions(command: Command, options: { urlIsEndpoint?: boolean } = {}): Command {
+export function withServerOptions(command: Command, options: ServerOptionsShape = {}): Command {
   if (!options.urlIsEndpoint) command.option("--url <url>", SERVER_URL_HELP);
-  return command
+  command
     .option("--server <url>", options.urlIsEndpoint ? "Herald server URL (env HERALD_URL); --url names the endpoint here" : "same as --url")
     .option("--api-key <key>", "tenant API key (env HERALD_API_KEY; default: data/default-tenant.key)")
-    .option("--admin-key <key>", "admin API key (env HERALD_ADMIN_API_KEY; default: data/admin.key)")
+    .option("--admin-key <key>", "admin API key (env HERALD_ADMIN_API_KEY; default: data/admin.key)");
+  if (options.tenant) command.option("--tenant <id>", TENANT_HELP);
+  return command
     .option("--data-dir <dir>", "the local server's data folder, for its URL and keys (env HERALD_DATA_DIR)")
     .addOption(new Option("--format <format>", "output format: table for people, json for scripts").default("table").argParser(parseFormat));
 }
 
-/** `urlIsEndpoint`: the command's --url is the webhook's endpoint, so only --server names the server. */
-export function clientFrom(flags: CommonFlags, urlIsEndpoint = false): ApiClient {
-  const url = flags.server ?? (urlIsEndpoint ? undefined : flags.url);
-  const { apiKey, adminKey, dataDir } = flags;
-  return new ApiClient(resolveConnection({ url, apiKey, adminKey, dataDir }));
+/** The client for a command registered with the same `options` as withServerOptions. */
+export function clientFrom(flags: CommonFlags, options: ServerOptionsShape = {}): ApiClient {
+  const url = flags.server ?? (options.urlIsEndpoint ? undefined : flags.url);
+  const { apiKey, adminKey, dataDir, tenant } = flags;
+  return new ApiClient(resolveConnection({ url, apiKey, adminKey, dataDir, tenant }, process.env, { tenantScoped: options.tenant === true }));
 }
 
 /** A JSON object flag such as --headers '{"X-Custom":"value"}'. */
@@ -60,9 +70,14 @@ export function parseList(flag: string, text: string): string[] {
 }
 
 export function parsePositiveInteger(flag: string, text: string, max: number): number {
+  return parseWholeNumber(flag, text, 1, max);
+}
+
+/** `unit` names what the number counts in the error, e.g. "milliseconds". */
+export function parseWholeNumber(flag: string, text: string, min: number, max: number, unit?: string): number {
   const value = Number(text);
-  if (!/^\d+$/.test(text.trim()) || value < 1 || value > max) {
-    throw new CliError(`${flag}: must be a whole number from 1 to ${max}, not ${JSON.stringify(text)}`);
+  if (!/^\d+$/.test(text.trim()) || value < min || value > max) {
+    throw new CliError(`${flag}: must be a whole number${unit ? ` of ${unit}` : ""} from ${min} to ${max}, not ${JSON.stringify(text)}`);
   }
   return value;
 }

@@ -5,6 +5,8 @@
  */
 import { resolve } from "node:path";
 import { deepFreeze } from "../domain/deep-freeze.js";
+import type { PayloadFormat } from "../domain/types.js";
+import { PAYLOAD_FORMATS } from "../domain/webhook-input.js";
 import { configError } from "../errors.js";
 import type { HeraldOptions } from "../engine/options.js";
 import { parseMasterKey } from "../secrets/secret-box.js";
@@ -18,6 +20,8 @@ export interface EnvWebhook {
   url: string;
   /** Sent as `Authorization: Bearer <apiKey>`; null for no auth. */
   apiKey: string | null;
+  /** The body's shape; `identus` unless *_PAYLOAD_FORMAT says otherwise (`prism` for seed 000's receivers). */
+  payloadFormat: PayloadFormat;
 }
 
 export interface HeraldConfig {
@@ -64,7 +68,13 @@ export interface ConfigVariable {
   boolean?: true;
 }
 
-/** Every variable, in the order `herald serve --help` should list them. Older names (WEBHOOK_URL, WEBHOOK_API_KEY) are read but have no flag. */
+/**
+ * Every variable, in the order `herald serve --help` should list them. Older names (WEBHOOK_URL,
+ * WEBHOOK_API_KEY) are read but have no flag; they are only older spellings of the GLOBAL_ ones,
+ * so their webhook gets the identus body too unless GLOBAL_WEBHOOK_PAYLOAD_FORMAT says prism.
+ * The name used does not choose the body: an operator renaming the variable would otherwise
+ * change what the receiver gets without being told.
+ */
 export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { env: "PORT", flag: "--port <port>", description: "HTTP listen port", default: "8080" },
   { env: "HOST", flag: "--host <host>", description: "HTTP listen address", default: "127.0.0.1" },
@@ -74,9 +84,17 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { env: "HERALD_SECRET_KEY", flag: "--secret-key <key>", description: "master key (32 bytes, hex or base64) that encrypts stored secrets", default: "generated into <data-dir>/secret.key" },
   { env: "GLOBAL_WEBHOOK_URL", flag: "--global-webhook-url <url>", description: "webhook receiving every tenant's events (older name WEBHOOK_URL)", default: "unset" },
   { env: "GLOBAL_WEBHOOK_API_KEY", flag: "--global-webhook-api-key <key>", description: "bearer token sent to the global webhook (older name WEBHOOK_API_KEY)", default: "unset" },
+  {
+    env: "GLOBAL_WEBHOOK_PAYLOAD_FORMAT", flag: "--global-webhook-payload-format <format>",
+    description: `body of the global webhook, also when set through WEBHOOK_URL: ${PAYLOAD_FORMATS.join(", ")} (prism: seed 000's PRISM Agent)`, default: "identus",
+  },
   { env: "DEFAULT_WALLET_ENABLED", flag: "--default-wallet-enabled <bool>", description: "create the default tenant at start", default: "true" },
   { env: "DEFAULT_WALLET_WEBHOOK_URL", flag: "--default-wallet-webhook-url <url>", description: "default tenant's webhook, applied when the tenant is first created", default: "unset" },
   { env: "DEFAULT_WALLET_WEBHOOK_API_KEY", flag: "--default-wallet-webhook-api-key <key>", description: "bearer token for the default tenant's webhook", default: "unset" },
+  {
+    env: "DEFAULT_WALLET_WEBHOOK_PAYLOAD_FORMAT", flag: "--default-wallet-webhook-payload-format <format>",
+    description: `body of the default tenant's webhook, applied when the tenant is first created: ${PAYLOAD_FORMATS.join(", ")}`, default: "identus",
+  },
   { env: "DEFAULT_WALLET_AUTH_API_KEY", flag: "--default-wallet-auth-api-key <key>", description: "API key of the default tenant", default: "generated into <data-dir>/default-tenant.key" },
   { env: "HERALD_ALLOW_PRIVATE_TARGETS", flag: "--allow-private-targets", description: "allow webhook URLs on loopback/private/link-local addresses", default: "false", boolean: true },
   { env: "HERALD_HTTPS_ONLY", flag: "--https-only", description: "refuse webhook URLs that are not https://", default: "false", boolean: true },
@@ -174,17 +192,22 @@ function parseToken(variable: string, value: string | undefined, minLength = 1):
 
 function parseEnvWebhook(
   read: (name: string) => string | undefined,
-  names: { url: string; apiKey: string; olderUrl?: string; olderApiKey?: string },
+  names: { url: string; apiKey: string; payloadFormat: string; olderUrl?: string; olderApiKey?: string },
 ): EnvWebhook | null {
   const urlName = read(names.url) !== undefined || !names.olderUrl ? names.url : names.olderUrl;
   const keyName = read(names.apiKey) !== undefined || !names.olderApiKey ? names.apiKey : names.olderApiKey;
   const url = read(urlName);
   const apiKey = parseToken(keyName, read(keyName));
+  const formatText = read(names.payloadFormat);
+  const payloadFormat = parseChoice(names.payloadFormat, formatText, PAYLOAD_FORMATS, "identus");
   if (url === undefined) {
     if (apiKey !== null) throw configError(keyName, `is set but ${names.url} is not; set ${names.url} too, or unset ${keyName}`);
+    if (formatText !== undefined) {
+      throw configError(names.payloadFormat, `is set but ${names.url} is not; set ${names.url} too, or unset ${names.payloadFormat}`);
+    }
     return null;
   }
-  return { url: parseWebhookUrl(urlName, url), apiKey };
+  return { url: parseWebhookUrl(urlName, url), apiKey, payloadFormat };
 }
 
 /** Reads and checks the whole configuration; `overrides` (keyed by variable name) come from `herald serve` flags and win over the environment. */
@@ -219,10 +242,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     adminApiKey: parseToken("HERALD_ADMIN_API_KEY", read("HERALD_ADMIN_API_KEY"), 16),
     secretKey,
     globalWebhook: parseEnvWebhook(read, {
-      url: "GLOBAL_WEBHOOK_URL", apiKey: "GLOBAL_WEBHOOK_API_KEY", olderUrl: "WEBHOOK_URL", olderApiKey: "WEBHOOK_API_KEY",
+      url: "GLOBAL_WEBHOOK_URL", apiKey: "GLOBAL_WEBHOOK_API_KEY", payloadFormat: "GLOBAL_WEBHOOK_PAYLOAD_FORMAT",
+      olderUrl: "WEBHOOK_URL", olderApiKey: "WEBHOOK_API_KEY",
     }),
     defaultWalletEnabled: parseBoolean("DEFAULT_WALLET_ENABLED", read("DEFAULT_WALLET_ENABLED"), true),
-    defaultWalletWebhook: parseEnvWebhook(read, { url: "DEFAULT_WALLET_WEBHOOK_URL", apiKey: "DEFAULT_WALLET_WEBHOOK_API_KEY" }),
+    defaultWalletWebhook: parseEnvWebhook(read, {
+      url: "DEFAULT_WALLET_WEBHOOK_URL", apiKey: "DEFAULT_WALLET_WEBHOOK_API_KEY", payloadFormat: "DEFAULT_WALLET_WEBHOOK_PAYLOAD_FORMAT",
+    }),
     defaultWalletApiKey: parseToken("DEFAULT_WALLET_AUTH_API_KEY", read("DEFAULT_WALLET_AUTH_API_KEY"), 16),
     allowPrivateTargets: parseBoolean("HERALD_ALLOW_PRIVATE_TARGETS", read("HERALD_ALLOW_PRIVATE_TARGETS"), false),
     httpsOnly: parseBoolean("HERALD_HTTPS_ONLY", read("HERALD_HTTPS_ONLY"), false),

@@ -49,13 +49,23 @@ function buildBodyNow(format: PayloadFormat, webhookId: string, delivery: DueDel
       return `{"id":${JSON.stringify(event.id)},"ts":${ts},"type":${type},"data":${event.data},"walletId":${JSON.stringify(delivery.tenantId)}${
         event.metadata === null ? "" : `,"metadata":${event.metadata}`
       }}`;
+    case "prism":
+      // Seed 000's PRISM Agent: `eventType` where Identus 1.x says `type`, and no walletId or metadata.
+      return `{"id":${JSON.stringify(event.id)},"ts":${ts},"eventType":${type},"data":${event.data}}`;
     case "standard":
       return `{"type":${type},"timestamp":${ts},"data":${event.data}}`;
+    case "agentfactory":
+      return `{"event":${type},"timestamp":${JSON.stringify(secondsTimestamp(event.createdAt))},"data":${event.data}}`;
     case "svix":
       return event.data;
     case "systemprompt":
       return `{"webhook_id":${JSON.stringify(webhookId)},"event":${type},"timestamp":${ts},"data":${event.data},"metadata":${event.metadata ?? "{}"}}`;
   }
+}
+
+/** Seed 004's examples write whole seconds (`2024-01-15T10:30:00Z`), not milliseconds. */
+function secondsTimestamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 /** Secrets that still sign at `now`: the current one and rotated-out ones inside their grace period. */
@@ -101,7 +111,7 @@ function authHeaderValue(auth: WebhookAuth, body: string): string | null {
     case "api-key":
       return auth.credentials.api_key;
     case "hmac":
-      return signBodyHmac(auth.credentials.secret, body);
+      return signBodyHmac(auth.credentials.secret, body, auth.credentials.signature_format);
   }
 }
 

@@ -82,7 +82,7 @@ export interface DispatchHooks {
  * webhook's 10 slots bound the batch). The cost: a settled delivery stays in_flight in the
  * store up to 20 ms longer (other PostgreSQL workers count it against the webhook's cap).
  */
-const FLUSH_BATCH = 512;
+export const FLUSH_BATCH = 512;
 
 /** A failed attempt-record commit is retried after flushDelayMs, doubling per consecutive failure, at most this. */
 const MAX_FLUSH_RETRY_MS = 5_000;

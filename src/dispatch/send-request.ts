@@ -69,7 +69,7 @@ function flattenHeaders(headers: Record<string, string | string[] | undefined>):
 }
 
 function timeoutError(timeoutMs: number): Error {
-  const error = new Error(`no complete response within ${timeoutMs} ms`);
+  const error = new Error(`no complete answer within ${timeoutMs.toLocaleString("en-US")} ms (the webhook's timeoutMs)`);
   error.name = "TimeoutError";
   return error;
 }

@@ -3,8 +3,13 @@
 export const DEFAULT_TENANT_ID = "00000000-0000-0000-0000-000000000000";
 
 export type WebhookStatus = "active" | "inactive" | "disabled";
-/** `svix`: the event's data itself, unwrapped (endpoints made through the Svix-compatible API). */
-export type PayloadFormat = "identus" | "standard" | "systemprompt" | "svix";
+/**
+ * The body's shape, each matching a sender Herald stands in for (docs/delivery.md): `identus`
+ * (Identus Cloud Agent 1.x), `prism` (seed 000's PRISM Agent), `standard` (Standard Webhooks),
+ * `systemprompt` (seed 003), `agentfactory` (seed 004), `svix` (the event's data itself,
+ * unwrapped: endpoints made through the Svix-compatible API).
+ */
+export type PayloadFormat = "identus" | "prism" | "standard" | "systemprompt" | "agentfactory" | "svix";
 export type HttpMethod = "POST" | "PUT" | "PATCH";
 export type RetryStrategy = "exponential" | "linear" | "fixed";
 export type DeliveryState = "pending" | "in_flight" | "succeeded" | "failed" | "cancelled";
@@ -29,7 +34,13 @@ export type WebhookAuth =
   | { type: "bearer"; credentials: { token: string } }
   | { type: "basic"; credentials: { username: string; password: string } }
   | { type: "api-key"; credentials: { api_key: string; header_name: string } }
-  | { type: "hmac"; credentials: { secret: string; header_name?: string } };
+  | { type: "hmac"; credentials: { secret: string; header_name?: string; signature_format?: HmacSignatureFormat } };
+
+/**
+ * How the hmac header carries the digest: `prefixed` (`sha256=<hex>`, the default, as seed 003
+ * and seed 004's text say) or `hex` (the bare digest, which seed 004's own sample receivers compare).
+ */
+export type HmacSignatureFormat = "prefixed" | "hex";
 
 export type WebhookAuthType = WebhookAuth["type"];
 
@@ -171,15 +182,26 @@ export interface EventType {
   createdAt: number;
 }
 
+/**
+ * Deliveries count events (a delivery that failed twice then succeeded is one successful
+ * delivery); attempts count HTTP requests, so `failed_attempts` and `last_failure` can be
+ * non-zero while `failed_deliveries` is 0.
+ */
 export interface WebhookStats {
   total_deliveries: number;
   successful_deliveries: number;
+  /** Deliveries that gave up (every attempt failed). */
   failed_deliveries: number;
+  /** failed_deliveries over finished deliveries. */
   failure_rate: number;
+  total_attempts: number;
+  /** Attempts answered outside 2xx or not answered at all, retried or not. */
+  failed_attempts: number;
   average_duration: number | null;
   p95_duration: number | null;
   last_delivery: string | null;
   last_success: string | null;
+  /** The last failed attempt's start. */
   last_failure: string | null;
 }
 

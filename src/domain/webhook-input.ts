@@ -3,12 +3,13 @@
  * a HeraldError naming the field and the fix; the library and the HTTP API share these rules.
  */
 import { invalidField } from "../errors.js";
+import { HMAC_SIGNATURE_FORMATS } from "../signing/body-hmac.js";
 import { generateSigningSecret, isSigningSecret } from "../signing/standard-webhooks.js";
 import { assertEventPatterns } from "./event-patterns.js";
 import { uuidv7 } from "./ids.js";
 import { assertJsonValue, assertStorableText } from "./json-limits.js";
-import { DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUT_MS, resolveRetryPolicy } from "./retry-policy.js";
-import type { HttpMethod, PayloadFormat, RetryPolicy, Webhook, WebhookAuth, WebhookKind, WebhookStatus } from "./types.js";
+import { DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUT_MS, resolveRetryPolicy, type RetryInput } from "./retry-policy.js";
+import type { HmacSignatureFormat, HttpMethod, PayloadFormat, RetryPolicy, Webhook, WebhookAuth, WebhookKind, WebhookStatus } from "./types.js";
 import {
   assertAuthHeaderFree, checkHeaderName, checkHeaderValue, checkHeaders, checkPublicHeaders, keepMaskedValues, keptPublicHeaders, mask, shownHeaders,
 } from "./webhook-headers.js";
@@ -26,7 +27,8 @@ export interface WebhookInput {
    */
   publicHeaders?: string[];
   auth?: { type: string; credentials?: Record<string, unknown> } | null;
-  retry?: Partial<RetryPolicy>;
+  /** A partial policy over the default (or, on update, the current one), or `{preset: "agentfactory", ...}`. */
+  retry?: RetryInput;
   timeoutMs?: number;
   status?: "active" | "inactive";
   payloadFormat?: PayloadFormat;
@@ -47,7 +49,8 @@ export type WebhookPatch = Partial<Omit<WebhookInput, "secret">> & { status?: We
 export const DEFAULT_MAX_CONCURRENCY = 10;
 export const MAX_URL_LENGTH = 2048;
 const METHODS: readonly HttpMethod[] = ["POST", "PUT", "PATCH"];
-export const PAYLOAD_FORMATS: readonly PayloadFormat[] = ["identus", "standard", "systemprompt", "svix"];
+/** Every payload format, in the order the CLI, the dashboard and the errors list them. */
+export const PAYLOAD_FORMATS: readonly PayloadFormat[] = ["identus", "prism", "standard", "systemprompt", "agentfactory", "svix"];
 /**
  * One request per 100 s at the slowest: a limit below that (1e-300 is a positive number) would
  * leave every delivery after the first pending for good.
@@ -174,11 +177,31 @@ export function checkAuth(value: unknown, field = "auth"): WebhookAuth {
     case "hmac": {
       const headerName = credential(field, credentials, "header_name", checkHeaderName, false);
       const secret = credential(field, credentials, "secret", storableCredential)!;
-      return { type, credentials: headerName === undefined ? { secret } : { secret, header_name: headerName } };
+      const signatureFormat = checkSignatureFormat(field, credentials.signature_format);
+      return {
+        type,
+        credentials: {
+          secret,
+          ...(headerName === undefined ? {} : { header_name: headerName }),
+          ...(signatureFormat === undefined ? {} : { signature_format: signatureFormat }),
+        },
+      };
     }
     default:
       throw invalidField(`${field}.type`, `must be one of none, bearer, basic, api-key, hmac; got ${JSON.stringify(type)}`);
   }
+}
+
+/** Absent means `prefixed`; kept absent so webhooks stored before the option read the same. */
+function checkSignatureFormat(field: string, value: unknown): HmacSignatureFormat | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || !HMAC_SIGNATURE_FORMATS.includes(value as HmacSignatureFormat)) {
+    throw invalidField(
+      `${field}.credentials.signature_format`,
+      `must be one of ${HMAC_SIGNATURE_FORMATS.join(", ")} (prefixed: sha256=<hex>, the default; hex: the bare digest, as seed 004's sample receivers compare); got ${JSON.stringify(value)}`,
+    );
+  }
+  return value as HmacSignatureFormat;
 }
 
 function checkEnum<T extends string>(field: string, value: unknown, allowed: readonly T[]): T {
@@ -328,10 +351,17 @@ function redactAuth(auth: WebhookAuth): PublicWebhook["auth"] {
       return { type: auth.type, credentials: { username: auth.credentials.username, password: mask(auth.credentials.password) } };
     case "api-key":
       return { type: auth.type, credentials: { api_key: mask(auth.credentials.api_key), header_name: auth.credentials.header_name } };
-    case "hmac":
+    case "hmac": {
+      // header_name and signature_format say how to verify, not what with: shown as stored.
+      const { header_name: headerName, signature_format: signatureFormat } = auth.credentials;
       return {
         type: auth.type,
-        credentials: { secret: mask(auth.credentials.secret), ...(auth.credentials.header_name ? { header_name: auth.credentials.header_name } : {}) },
+        credentials: {
+          secret: mask(auth.credentials.secret),
+          ...(headerName ? { header_name: headerName } : {}),
+          ...(signatureFormat ? { signature_format: signatureFormat } : {}),
+        },
       };
+    }
   }
 }

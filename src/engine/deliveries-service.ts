@@ -3,7 +3,7 @@ import type { Attempt, Delivery, DeliveryState, Page } from "../domain/types.js"
 import { conflict, notFound } from "../errors.js";
 import type { DeliveryFilter, EventAttempt, EventAttemptFilter } from "../store/store.js";
 import type { EngineContext } from "./context.js";
-import { listTenant, type Scope } from "./scope.js";
+import { listTenant, pageCursor, type Scope } from "./scope.js";
 
 export interface DeliveryService {
   get(id: string, scope?: Scope): Promise<Delivery & { attempts: Attempt[] }>;
@@ -37,13 +37,14 @@ export function makeDeliveryService(ctx: EngineContext): DeliveryService {
       return { ...delivery, attempts: await store.listAttempts(id) };
     },
     async list(filter = {}) {
-      const { tenantId, allTenants: _allTenants, ...rest } = filter;
+      const { tenantId, allTenants: _allTenants, cursor, ...rest } = filter;
       // A named tenant (an API caller's scope) sees only deliveries to its own webhooks.
       const ownWebhooksOnly = typeof tenantId === "string" ? { webhookTenantId: tenantId } : {};
-      return store.listDeliveries({ ...rest, ...listTenant(filter, ctx.config.defaultTenantId), ...ownWebhooksOnly });
+      return store.listDeliveries({ ...rest, ...pageCursor(cursor), ...listTenant(filter, ctx.config.defaultTenantId), ...ownWebhooksOnly });
     },
     async eventAttempts(filter) {
-      const { tenantId, ...rest } = filter;
+      const { tenantId, cursor, ...given } = filter;
+      const rest = { ...given, ...pageCursor(cursor) };
       if (typeof tenantId !== "string") return store.listEventAttempts(rest);
       // A tenant's own webhooks only: a global webhook's attempts carry the operator's URL and responses.
       if (rest.webhookId !== undefined && (await store.getWebhook(rest.webhookId))?.tenantId !== tenantId) return { items: [], nextCursor: null };

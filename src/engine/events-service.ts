@@ -6,7 +6,7 @@ import type { EventInput } from "../ingest/ingest-event.js";
 import type { AcceptedEvent } from "../ingest/ingest-pipeline.js";
 import type { EventFilter } from "../store/store.js";
 import type { EngineContext } from "./context.js";
-import { eventTenant, listTenant, type Scope } from "./scope.js";
+import { eventTenant, listTenant, pageCursor, type Scope } from "./scope.js";
 
 export interface TriggerOptions extends Scope {
   id?: string;
@@ -61,8 +61,8 @@ export function makeEventService(ctx: EngineContext): EventService {
       return event;
     },
     async list(filter = {}) {
-      const { tenantId: _tenantId, allTenants: _allTenants, ...rest } = filter;
-      return ctx.store.listEvents({ ...rest, ...listTenant(filter, fallback) });
+      const { tenantId: _tenantId, allTenants: _allTenants, cursor, ...rest } = filter;
+      return ctx.store.listEvents({ ...rest, ...pageCursor(cursor), ...listTenant(filter, fallback) });
     },
   };
 }

@@ -7,7 +7,7 @@ import { checkTargetUrl } from "../security/target-guard.js";
 import { generateSigningSecret, isSigningSecret } from "../signing/standard-webhooks.js";
 import type { AttemptSeriesBucket, AttemptSeriesQuery } from "../store/stats-series.js";
 import type { EngineContext } from "./context.js";
-import { resolveTenant, type Scope } from "./scope.js";
+import { pageCursor, resolveTenant, type Scope } from "./scope.js";
 
 export interface WebhookCreateOptions extends Scope {
   kind?: Webhook["kind"];
@@ -137,7 +137,7 @@ export function makeWebhookService(ctx: EngineContext): WebhookService {
         ...(options.event ? { event: options.event } : {}),
         ...(options.kind ? { kind: options.kind } : {}),
         ...(options.limit !== undefined ? { limit: options.limit } : {}),
-        ...(options.cursor ? { cursor: options.cursor } : {}),
+        ...pageCursor(options.cursor),
       });
     },
     async update(id, patch, scope) {

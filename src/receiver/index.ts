@@ -8,7 +8,8 @@
  *   Svix's `svix-*` header names are accepted as well.
  * - Body HMAC, sent for webhooks with `auth.type: "hmac"`: `X-Webhook-Signature: sha256=<hex
  *   HMAC-SHA256 of the raw body>` keyed with the secret's UTF-8 bytes, or the header the
- *   webhook names (seed 004's `X-AgentFactory-Signature`). It carries no timestamp, so it
+ *   webhook names (seed 004's `X-AgentFactory-Signature`); the bare `<hex>` when the webhook
+ *   has `signature_format: "hex"`. Both forms verify here. It carries no timestamp, so it
  *   cannot reject replays; prefer the Standard Webhooks signature where you can.
  *
  * Contract: `verifyWebhook` returns a `VerifiedWebhook` when the request is authentic and
@@ -179,10 +180,10 @@ function verifyBodyHmac(body: Buffer, header: HeaderLookup, secrets: string[], h
   const fail = (code: VerificationFailure, message: string) => new WebhookVerificationError(code, "hmac-sha256", message);
   const value = header(headerName);
   if (value === undefined) throw fail("missing_header", `missing header ${headerName}`);
-  // Seed 003/004 send `sha256=<hex>`; a bare hex digest is accepted for senders that drop the prefix.
+  // Seed 003/004 send `sha256=<hex>`; the bare digest is what Herald sends with signature_format "hex".
   const hex = value.trim().replace(/^sha256=/i, "");
   if (!/^[0-9a-fA-F]{64}$/.test(hex)) {
-    throw fail("malformed_signature", `${headerName} is not sha256=<64 hex digits>`);
+    throw fail("malformed_signature", `${headerName} is neither sha256=<64 hex digits> nor the 64 hex digits alone`);
   }
   const received = Buffer.from(hex, "hex");
   for (const secret of secrets) {

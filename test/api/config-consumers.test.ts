@@ -18,6 +18,7 @@ const NON_DEFAULT: Record<string, string> = {
   PORT: "9191", HOST: "0.0.0.0", HERALD_DATABASE_URL: "sqlite:/tmp/herald-config-test/h.db", HERALD_DATA_DIR: "/tmp/herald-config-dir",
   HERALD_ADMIN_API_KEY: "a".repeat(24), HERALD_SECRET_KEY: "ab".repeat(32), GLOBAL_WEBHOOK_URL: "https://example.com/g",
   GLOBAL_WEBHOOK_API_KEY: "tok", DEFAULT_WALLET_ENABLED: "false", DEFAULT_WALLET_WEBHOOK_URL: "https://example.com/w",
+  GLOBAL_WEBHOOK_PAYLOAD_FORMAT: "prism", DEFAULT_WALLET_WEBHOOK_PAYLOAD_FORMAT: "agentfactory",
   DEFAULT_WALLET_WEBHOOK_API_KEY: "wtok", DEFAULT_WALLET_AUTH_API_KEY: "w".repeat(24), HERALD_ALLOW_PRIVATE_TARGETS: "true",
   HERALD_HTTPS_ONLY: "true", HERALD_DENIED_PORTS: "22,8081", HERALD_RETENTION_DAYS: "7", HERALD_CLEANUP_INTERVAL_MS: "60000", HERALD_IDEMPOTENCY_WINDOW_MS: "3600000",
   HERALD_ROLE: "worker", HERALD_LOG_LEVEL: "debug", HERALD_RATE_LIMIT_PER_SECOND: "5", HERALD_RATE_LIMIT_BURST: "7", HERALD_MAX_BODY_BYTES: "4096",
@@ -27,6 +28,8 @@ const NON_DEFAULT: Record<string, string> = {
 const NEEDS: Record<string, Record<string, string>> = {
   GLOBAL_WEBHOOK_API_KEY: { GLOBAL_WEBHOOK_URL: "https://example.com/g" },
   DEFAULT_WALLET_WEBHOOK_API_KEY: { DEFAULT_WALLET_WEBHOOK_URL: "https://example.com/w" },
+  GLOBAL_WEBHOOK_PAYLOAD_FORMAT: { GLOBAL_WEBHOOK_URL: "https://example.com/g" },
+  DEFAULT_WALLET_WEBHOOK_PAYLOAD_FORMAT: { DEFAULT_WALLET_WEBHOOK_URL: "https://example.com/w" },
 };
 
 /** The configuration with every field read recorded. */

@@ -43,7 +43,7 @@ describe("loadConfig", () => {
   });
 
   test("the older WEBHOOK_URL / WEBHOOK_API_KEY are read when the GLOBAL_ names are unset", () => {
-    expect(loadConfig({ WEBHOOK_URL: "http://example.com/old", WEBHOOK_API_KEY: "k" }).globalWebhook).toEqual({ url: "http://example.com/old", apiKey: "k" });
+    expect(loadConfig({ WEBHOOK_URL: "http://example.com/old", WEBHOOK_API_KEY: "k" }).globalWebhook).toEqual({ url: "http://example.com/old", apiKey: "k", payloadFormat: "identus" });
     expect(loadConfig({ WEBHOOK_URL: "http://example.com/old", GLOBAL_WEBHOOK_URL: "http://example.com/new" }).globalWebhook?.url).toBe("http://example.com/new");
   });
 

@@ -87,3 +87,27 @@ describe("/v1/tenants", () => {
     expectProblem(await server.app.inject({ method: "DELETE", url: "/v1/tenants/acme", headers }), "HERALD_ERR_TENANT_NOT_FOUND");
   });
 });
+
+describe("page cursors", () => {
+  test("a nextCursor leads to the next page; a cursor Herald never gave answers 400 naming cursor on every list", async () => {
+    const server = await startTestServer();
+    const headers = tenantHeaders(server);
+    const ids: string[] = [];
+    for (const name of ["first", "second"]) {
+      const created = await server.app.inject({ method: "POST", url: "/v1/webhooks", headers, payload: { name, url: "http://127.0.0.1:9/x" } });
+      ids.push(created.json<{ id: string }>().id);
+    }
+    const page1 = (await server.app.inject({ method: "GET", url: "/v1/webhooks?limit=1", headers })).json<{ data: Array<{ id: string }>; nextCursor: string }>();
+    expect(page1.data.map((w) => w.id)).toEqual([ids[0]]);
+    const page2 = (await server.app.inject({ method: "GET", url: `/v1/webhooks?limit=1&cursor=${page1.nextCursor}`, headers })).json<{ data: Array<{ id: string }> }>();
+    expect(page2.data.map((w) => w.id)).toEqual([ids[1]]);
+
+    for (const path of ["/v1/webhooks", "/v1/events", "/v1/deliveries", `/v1/webhooks/${ids[0]}/deliveries`]) {
+      for (const cursor of ["garbage", "01a2413b-7602-7000-b7b5", "' OR 1=1 --"]) {
+        const response = await server.app.inject({ method: "GET", url: `${path}?cursor=${encodeURIComponent(cursor)}`, headers });
+        expect({ path, cursor, status: response.statusCode, field: response.json().field }).toEqual({ path, cursor, status: 400, field: "cursor" });
+        expect(response.json().detail).toContain("nextCursor");
+      }
+    }
+  });
+});

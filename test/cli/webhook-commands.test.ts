@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../helpers/engine.js";
 import { startReceiver, type TestReceiver } from "../helpers/receiver.js";
@@ -182,6 +184,90 @@ describe("herald webhooks:* against a running server", () => {
     const table = await cliOk(["webhooks:stats", webhook.id], env);
     expect(table).toMatch(/^Total deliveries:\s+2$/m);
     expect(table).toMatch(/^Failure rate:\s+50\.0%$/m);
+    expect(table).toMatch(/^Failed deliveries:\s+1$/m);
+    expect(table).toMatch(/^Total attempts:\s+2$/m);
+    expect(table).toMatch(/^Failed attempts:\s+1$/m);
+  });
+
+  it("webhooks:stats names failed attempts apart from failed deliveries: a retried delivery that then succeeded", async () => {
+    let seen = 0;
+    receiver.respond = (r) => (r.path === "/stats-retried" && ++seen === 1 ? { status: 500 } : undefined);
+    const webhook = await createWebhook("stats-retried", ["--retry-strategy", "fixed", "--retry-initial-delay", "10", "--retry-max-attempts", "3"]);
+    await cliOk(["webhooks:trigger", "--event", "custom"], env);
+    const stats = await eventually(async () => {
+      const s = await cliJson<{ successful_deliveries: number; failed_deliveries: number; failed_attempts: number; total_attempts: number; last_failure: string | null }>(
+        ["webhooks:stats", webhook.id], env);
+      return s.successful_deliveries === 1 ? s : undefined;
+    });
+    expect(stats).toMatchObject({ failed_deliveries: 0, failed_attempts: 1, total_attempts: 2 });
+    expect(stats.last_failure).not.toBeNull();
+    const table = await cliOk(["webhooks:stats", webhook.id], env);
+    expect(table).toMatch(/^Failed deliveries:\s+0$/m);
+    expect(table).toMatch(/^Failed attempts:\s+1$/m);
+    expect(table).toMatch(/^Last failed attempt:\s+\d{4}-/m);
+  });
+
+  it("webhooks:create takes --payload-format, --timeout and the --retry-* flags, which win over --retry's fields", async () => {
+    const webhook = await cliJson<WebhookJson & { payloadFormat: string; timeoutMs: number; retry: Record<string, unknown> }>(
+      [
+        "webhooks:create", "--url", `${receiver.url}/flags`, "--payload-format", "agentfactory", "--timeout", "2500",
+        "--retry", '{"strategy":"linear","maxAttempts":9}', "--retry-strategy", "fixed", "--retry-max-attempts", "4",
+        "--retry-initial-delay", "1500", "--retry-max-delay", "20000",
+      ],
+      env,
+    );
+    expect(webhook.payloadFormat).toBe("agentfactory");
+    expect(webhook.timeoutMs).toBe(2500);
+    expect(webhook.retry).toMatchObject({ strategy: "fixed", maxAttempts: 4, initialDelayMs: 1500, maxDelayMs: 20000 });
+    for (const format of ["prism", "identus", "standard", "systemprompt", "svix"]) {
+      const made = await cliJson<{ payloadFormat: string }>(["webhooks:create", "--url", `${receiver.url}/f-${format}`, "--payload-format", format], env);
+      expect(made.payloadFormat).toBe(format);
+    }
+
+    const bad = await runCli(["webhooks:create", "--url", `${receiver.url}/x`, "--retry-max-attempts", "0"], env);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^error: --retry-max-attempts: must be a whole number from 1 to 100, not "0"/);
+    const backwards = await runCli(["webhooks:create", "--url", `${receiver.url}/x`, "--retry-initial-delay", "5000", "--retry-max-delay", "1000"], env);
+    expect(backwards.code).toBe(1);
+    expect(backwards.stderr).toMatch(/^error: --retry-max-delay: the longest delay \(1000 ms\) is shorter than the initial delay \(5000 ms\)/);
+    const short = await runCli(["webhooks:create", "--url", `${receiver.url}/x`, "--timeout", "50"], env);
+    expect(short.code).toBe(1);
+    expect(short.stderr).toMatch(/^error: --timeout: must be a whole number of milliseconds from 100 to 300000, not "50"/);
+    const strategy = await runCli(["webhooks:create", "--url", `${receiver.url}/x`, "--retry-strategy", "random"], env);
+    expect(strategy.code).toBe(1);
+    expect(strategy.stderr).toMatch(/--retry-strategy/);
+  });
+
+  it("--tenant (and HERALD_TENANT) make create, list and trigger act for that tenant with the admin key", async () => {
+    const adminKey = readFileSync(join(herald.dataDir, "admin.key"), "utf8").trim();
+    const url = (JSON.parse(readFileSync(join(herald.dataDir, "server.json"), "utf8")) as { url: string }).url;
+    const answer = await fetch(`${url}/v1/tenants`, {
+      method: "POST", headers: { "x-admin-api-key": adminKey, "content-type": "application/json" }, body: JSON.stringify({ name: "acme-cli" }),
+    });
+    expect(answer.status).toBe(201);
+    const tenant = (await answer.json()) as { id: string; apiKey: { key: string } };
+
+    const made = await cliJson<WebhookJson & { tenantId: string }>(
+      ["webhooks:create", "--tenant", tenant.id, "--url", `${receiver.url}/acme`, "--events", "acme.ping"], env);
+    expect(made.tenantId).toBe(tenant.id);
+    const listed = await cliJson<Array<{ id: string }>>(["webhooks:list"], { ...env, HERALD_TENANT: tenant.id });
+    expect(listed.map((w) => w.id)).toEqual([made.id]);
+    const ownList = await cliJson<Array<{ id: string }>>(["webhooks:list"], env);
+    expect(ownList.map((w) => w.id)).not.toContain(made.id);
+
+    await cliOk(["webhooks:trigger", "--tenant", tenant.id, "--event", "acme.ping", "--data", '{"n":1}'], env);
+    const [request] = await receiver.waitFor(1, (r) => r.path === "/acme");
+    expect(JSON.parse(request!.body).data).toEqual({ n: 1 });
+
+    // A tenant's own key acts only for that tenant: naming another one with it says so.
+    const other = await runCli(["webhooks:list", "--tenant", tenant.id, "--api-key", tenant.apiKey.key, "--admin-key", ""], { HERALD_URL: url });
+    expect(other.code).toBe(0);
+    const wrong = await runCli(["webhooks:create", "--tenant", "00000000-0000-0000-0000-00000000abcd", "--url", `${receiver.url}/none`], env);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/tenant 00000000-0000-0000-0000-00000000abcd/);
+    const garbage = await runCli(["webhooks:list", "--tenant", "not a tenant!"], env);
+    expect(garbage.code).toBe(1);
+    expect(garbage.stderr).toMatch(/^error: --tenant: "not a tenant!" is not a tenant id/);
   });
 
   it("webhooks:test sends a webhook.test event and reports the receiver's answer", async () => {

@@ -101,6 +101,7 @@ describe("delivery and retries", () => {
     const { deliveries } = await herald.trigger("custom", {});
     const delivery = await settled(herald, deliveries[0]!);
     expect(delivery.attempts[0]!.errorClass).toBe("timeout");
+    expect(delivery.attempts[0]!.errorMessage).toBe("no complete answer within 300 ms (the webhook's timeoutMs)");
     expect(delivery.attempts[0]!.durationMs).toBeGreaterThanOrEqual(290);
     expect(delivery.attempts[0]!.durationMs).toBeLessThan(3_000);
   });

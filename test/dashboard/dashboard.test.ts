@@ -116,6 +116,9 @@ describe("dashboard", () => {
 
     // The webhook's page: send a test event from the UI and see the receiver's answer.
     await page.goto(`${herald.url}/#/webhooks/${encodeURIComponent(webhookId)}`);
+    // The retried delivery: one failed attempt, no failed delivery, each named as what it counts.
+    expect(await page.textContent("[data-testid=stat-failed-attempts]")).toBe("1Failed attempts");
+    expect(await page.textContent("[data-testid=stat-failed-deliveries]")).toBe("0Failed deliveries");
     await page.click("[data-testid=send-test]");
     await page.waitForSelector("#toast:has-text('answered HTTP 200')");
     expect(receiver.received.at(-1)?.headers["x-webhook-event"]).toBe("webhook.test");

@@ -670,20 +670,22 @@ describe.each(storeBackends)("$name store", (backend) => {
       const webhook = makeWebhook({ tenantId: TENANT });
       await store.insertWebhook(webhook);
       expect(await store.webhookStats(webhook.id)).toEqual({
-        total_deliveries: 0, successful_deliveries: 0, failed_deliveries: 0, failure_rate: 0, average_duration: null,
-        p95_duration: null, last_delivery: null, last_success: null, last_failure: null,
+        total_deliveries: 0, successful_deliveries: 0, failed_deliveries: 0, failure_rate: 0, total_attempts: 0, failed_attempts: 0,
+        average_duration: null, p95_duration: null, last_delivery: null, last_success: null, last_failure: null,
       });
       await ingestEvents(store, TENANT, [webhook.id], 4);
       const claimer = makeClaimer(store, "w1");
-      const [a, b, c] = await claimer.claim();
+      const [a, b, c, d] = await claimer.claim();
       await claimer.settle([
         succeeded(a!, { startedAt: NOW + 1_000, durationMs: 10 }),
         succeeded(b!, { startedAt: NOW + 2_000, durationMs: 20 }),
         failedAttempt(c!, "failed", null, { startedAt: NOW + 3_000, durationMs: 40.25 }),
+        // A failed attempt that is retried: a failed attempt, not a failed delivery.
+        failedAttempt(d!, "pending", NOW + 60_000, { startedAt: NOW + 500, durationMs: 5 }),
       ]);
       expect(await store.webhookStats(webhook.id)).toEqual({
-        total_deliveries: 4, successful_deliveries: 2, failed_deliveries: 1, failure_rate: 0.33, average_duration: 23.42,
-        p95_duration: 40.25, last_delivery: new Date(NOW + 3_000).toISOString(), last_success: new Date(NOW + 2_000).toISOString(),
+        total_deliveries: 4, successful_deliveries: 2, failed_deliveries: 1, failure_rate: 0.33, total_attempts: 4, failed_attempts: 2,
+        average_duration: 18.81, p95_duration: 40.25, last_delivery: new Date(NOW + 3_000).toISOString(), last_success: new Date(NOW + 2_000).toISOString(),
         last_failure: new Date(NOW + 3_000).toISOString(),
       });
     });

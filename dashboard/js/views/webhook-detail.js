@@ -20,7 +20,8 @@ function statCards(stats) {
   return [
     statCard("Success rate", formatPercent(successRate(stats)), "stat-success"),
     statCard("Deliveries", String(stats.total_deliveries ?? 0)),
-    statCard("Failed", String(stats.failed_deliveries ?? 0)),
+    statCard("Failed deliveries", String(stats.failed_deliveries ?? 0), "stat-failed-deliveries"),
+    statCard("Failed attempts", String(stats.failed_attempts ?? 0), "stat-failed-attempts"),
     statCard("Average", formatDuration(stats.average_duration)),
     statCard("p95", formatDuration(stats.p95_duration)),
     statCard("Last delivery", timeAgo(stats.last_delivery)),

@@ -7,8 +7,22 @@ const AUTH_FIELDS = {
   bearer: [["token", "Token", "password"]],
   basic: [["username", "Username", "text"], ["password", "Password", "password"]],
   "api-key": [["header_name", "Header name", "text"], ["api_key", "API key", "password"]],
-  hmac: [["secret", "HMAC secret", "password"], ["header_name", "Header name (default X-Webhook-Signature)", "text"]],
+  hmac: [
+    ["secret", "HMAC secret", "password"],
+    ["header_name", "Header name (default X-Webhook-Signature)", "text"],
+    ["signature_format", "Signature format: prefixed (sha256=<hex>, default) or hex (bare digest, seed 004's receivers)", "text"],
+  ],
 };
+
+// Every format the API takes: a webhook whose format is missing here would be saved back as the first option.
+const PAYLOAD_FORMATS = [
+  ["identus", "identus (default)"],
+  ["prism", "prism (PRISM Agent, seed 000)"],
+  ["standard", "Standard Webhooks"],
+  ["systemprompt", "systemprompt (seed 003)"],
+  ["agentfactory", "agentfactory (seed 004)"],
+  ["svix", "svix (the event's data, unwrapped)"],
+];
 
 function field(label, control, hint) {
   const id = control.id || `f-${control.name}`;
@@ -46,7 +60,7 @@ export async function renderWebhookForm(ctx) {
     description: h("input", { name: "description", value: webhook?.description ?? "" }),
     events: h("input", { name: "events", value: (webhook?.events ?? ["*"]).join(", "), class: "mono" }),
     method: select("method", [["POST", "POST"], ["PUT", "PUT"], ["PATCH", "PATCH"]], webhook?.method ?? "POST"),
-    payloadFormat: select("payloadFormat", [["identus", "identus (default)"], ["standard", "Standard Webhooks"], ["systemprompt", "systemprompt"]], webhook?.payloadFormat ?? "identus"),
+    payloadFormat: select("payloadFormat", PAYLOAD_FORMATS, webhook?.payloadFormat ?? "identus"),
     headers: h("textarea", { name: "headers", rows: 3, class: "mono", placeholder: "X-Team: payments" }),
     authType: select("authType", Object.keys(AUTH_FIELDS).map((type) => [type, type]), webhook?.auth?.type ?? "none"),
     timeoutMs: h("input", { name: "timeoutMs", type: "number", min: 1, value: webhook?.timeoutMs ?? "", placeholder: "30000" }),

@@ -47,6 +47,8 @@ interface StatsView {
   successful_deliveries?: number;
   failed_deliveries?: number;
   failure_rate?: number;
+  total_attempts?: number;
+  failed_attempts?: number;
   average_duration?: number | null;
   p95_duration?: number | null;
   last_delivery?: unknown;
@@ -89,7 +91,7 @@ export function registerDeliveryCommands(program: Command): void {
       print(flags, stats, () => statsFields(stats));
     });
 
-  withServerOptions(program.command("webhooks:trigger").description("send an event to every webhook subscribed to its type"))
+  withServerOptions(program.command("webhooks:trigger").description("send an event to every webhook subscribed to its type"), { tenant: true })
     .requiredOption("--event <type>", 'the event type, e.g. "custom" or "agent.started"')
     .option("--data <json>", `the event's data as JSON, e.g. '{"message":"test"}'`, "{}")
     .option("--metadata <json>", `metadata as a JSON object, e.g. '{"source":"cli"}'`)
@@ -99,8 +101,10 @@ export function registerDeliveryCommands(program: Command): void {
       const body: Record<string, unknown> = { type: flags.event, data: parseJson("--data", flags.data, `'{"message":"test"}'`) };
       if (flags.metadata !== undefined) body.metadata = parseJsonObject("--metadata", flags.metadata, `'{"source":"cli"}'`);
       if (flags.id !== undefined) body.id = flags.id;
+      const client = clientFrom(flags, { tenant: true });
+      if (client.connection.tenant !== undefined) body.tenantId = client.connection.tenant;
       const headers: Record<string, string> = flags.idempotencyKey === undefined ? {} : { "idempotency-key": flags.idempotencyKey };
-      const answer = await clientFrom(flags).request<{ id: string; deliveries?: unknown; duplicate?: boolean }>("POST", "/v1/events", { body, headers });
+      const answer = await client.request<{ id: string; deliveries?: unknown; duplicate?: boolean }>("POST", "/v1/events", { body, headers });
       print(flags, answer, () => {
         if (answer.duplicate) return `Event ${answer.id} was accepted earlier (same id or idempotency key): not delivered again`;
         const deliveries = Array.isArray(answer.deliveries) ? answer.deliveries : [];
@@ -171,13 +175,16 @@ function statsFields(stats: StatsView): string {
   return renderFields([
     ["Total deliveries", formatValue(stats.total_deliveries)],
     ["Successful", formatValue(stats.successful_deliveries)],
-    ["Failed", formatValue(stats.failed_deliveries)],
+    ["Failed deliveries", formatValue(stats.failed_deliveries)],
     ["Failure rate", formatPercent(stats.failure_rate)],
+    // Attempts count requests: a delivery retried once and then answered 2xx has one failed attempt and no failed delivery.
+    ["Total attempts", formatValue(stats.total_attempts)],
+    ["Failed attempts", formatValue(stats.failed_attempts)],
     ["Average duration", formatDuration(stats.average_duration)],
     ["p95 duration", formatDuration(stats.p95_duration)],
     ["Last delivery", formatTime(stats.last_delivery)],
     ["Last success", formatTime(stats.last_success)],
-    ["Last failure", formatTime(stats.last_failure)],
+    ["Last failed attempt", formatTime(stats.last_failure)],
   ]);
 }
 

@@ -5,9 +5,10 @@
  */
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
+import { PAYLOAD_FORMATS } from "../../domain/webhook-input.js";
 import type { ApiClient } from "../api-client.js";
 import {
-  checkId, choice, clientFrom, parseJsonObject, parseList, parsePositiveInteger, withServerOptions, type CommonFlags,
+  checkId, choice, clientFrom, parseJsonObject, parseList, parseWholeNumber, withServerOptions, type CommonFlags,
 } from "../command-options.js";
 import { CliError, formatTime, formatValue, renderFields, renderTable, toJson } from "../output.js";
 
@@ -45,19 +46,24 @@ interface ListPage<T> {
 const STATUSES = ["active", "inactive", "disabled"] as const;
 const METHODS = ["POST", "PUT", "PATCH"] as const;
 const AUTH_TYPES = ["none", "bearer", "basic", "api-key", "hmac"] as const;
-const PAYLOAD_FORMATS = ["identus", "standard", "systemprompt", "svix"] as const;
 const HEADERS_EXAMPLE = `'{"X-Custom":"value"}'`;
 const CREDENTIALS_EXAMPLE = `'{"token":"secret123"}'`;
+const RETRY_EXAMPLE = `'{"strategy":"fixed","maxAttempts":5,"initialDelayMs":2000}'`;
+const RETRY_STRATEGIES = ["exponential", "linear", "fixed"] as const;
+/** The server's bounds (src/domain/retry-policy.ts), checked here as well so that the error names the flag. */
+const MAX_RETRY_ATTEMPTS = 100;
+const MAX_RETRY_DELAY_MS = 7 * 24 * 3_600_000;
 /** Following pages stops here: 100 pages of the server's page size is more than a terminal shows. */
 const MAX_PAGES = 100;
 
 export function registerWebhookCommands(program: Command): void {
-  withServerOptions(program.command("webhooks:list").description("list webhooks"))
+  withServerOptions(program.command("webhooks:list").description("list webhooks"), { tenant: true })
     .option("--status <status>", "only webhooks with this status: active, inactive or disabled")
     .option("--event <event>", "only webhooks subscribed to this event type")
     .action(async (flags: CommonFlags & { status?: string; event?: string }) => {
       const status = flags.status === undefined ? undefined : choice("--status", flags.status, STATUSES);
-      const webhooks = await listAll<WebhookView>(clientFrom(flags), "/v1/webhooks", { status, event: flags.event });
+      const client = clientFrom(flags, { tenant: true });
+      const webhooks = await listAll<WebhookView>(client, "/v1/webhooks", { status, event: flags.event, tenantId: client.connection.tenant });
       print(flags, webhooks, () => webhookTable(webhooks));
     });
 
@@ -66,10 +72,12 @@ export function registerWebhookCommands(program: Command): void {
     .description("create a webhook")
     .requiredOption("--url <url>", "the receiving endpoint")
     .option("--secret <whsec>", "a whsec_ signing secret to use instead of a generated one");
-  withServerOptions(withWebhookFields(create), { urlIsEndpoint: true })
+  withServerOptions(withWebhookFields(create), { urlIsEndpoint: true, tenant: true })
     .action(async (flags: CommonFlags & WebhookFlags & { url: string; secret?: string }) => {
-      const body = { ...webhookBody(flags), url: flags.url, ...(flags.secret === undefined ? {} : { secret: flags.secret }) };
-      const webhook = await clientFrom(flags, true).request<WebhookView>("POST", "/v1/webhooks", { body });
+      const body: Record<string, unknown> = { ...webhookBody(flags), url: flags.url, ...(flags.secret === undefined ? {} : { secret: flags.secret }) };
+      const client = clientFrom(flags, { urlIsEndpoint: true, tenant: true });
+      if (client.connection.tenant !== undefined) body.tenantId = client.connection.tenant;
+      const webhook = await client.request<WebhookView>("POST", "/v1/webhooks", { body });
       print(flags, webhook, () => {
         // The API returns the secret in full only here (and from GET /v1/webhooks/{id}/secret).
         const secret = webhook.secret ? `\n\nSigning secret: ${webhook.secret}\n(verify with it, e.g. herald listen <port> --secret ${webhook.secret})` : "";
@@ -96,7 +104,7 @@ export function registerWebhookCommands(program: Command): void {
       if (flags.url !== undefined) patch.url = flags.url;
       if (flags.status !== undefined) patch.status = choice("--status", flags.status, ["active", "inactive"] as const);
       if (Object.keys(patch).length === 0) throw new CliError("nothing to update: give at least one of --name, --url, --events, --status, ...");
-      const webhook = await clientFrom(flags, true).request<WebhookView>("PATCH", `/v1/webhooks/${checkId("webhook-id", id)}`, {
+      const webhook = await clientFrom(flags, { urlIsEndpoint: true }).request<WebhookView>("PATCH", `/v1/webhooks/${checkId("webhook-id", id)}`, {
         body: patch,
       });
       print(flags, webhook, () => `Updated webhook ${webhook.id}\n${webhookFields(webhook)}`);
@@ -155,6 +163,10 @@ interface WebhookFlags {
   payloadFormat?: string;
   timeout?: string;
   retry?: string;
+  retryStrategy?: string;
+  retryMaxAttempts?: string;
+  retryInitialDelay?: string;
+  retryMaxDelay?: string;
 }
 
 /** The flags create and update share (seed 003's, plus the SPEC's webhook fields). */
@@ -168,9 +180,13 @@ function withWebhookFields(command: Command): Command {
     .option("--public-headers <list>", 'names of --headers whose values are not secret and may be shown, comma-separated ("" for none)')
     .option("--auth-type <type>", "none, bearer, basic, api-key or hmac")
     .option("--auth-credentials <json>", `credentials for --auth-type as JSON, e.g. ${CREDENTIALS_EXAMPLE}`)
-    .option("--payload-format <format>", "body shape: identus (default), standard or systemprompt")
+    .option("--payload-format <format>", "body shape: identus (default), prism (seed 000), standard, systemprompt (seed 003), agentfactory (seed 004) or svix")
     .option("--timeout <ms>", "request timeout in milliseconds")
-    .option("--retry <json>", `retry policy as JSON, e.g. '{"strategy":"fixed","maxAttempts":5,"initialDelayMs":2000}'`);
+    .option("--retry <json>", `retry policy as JSON, e.g. ${RETRY_EXAMPLE}; the --retry-* flags below win over its fields`)
+    .option("--retry-strategy <strategy>", "how the delay between attempts grows: exponential (doubles; the default), linear or fixed")
+    .option("--retry-max-attempts <n>", `attempts in all, the first one included, 1 to ${MAX_RETRY_ATTEMPTS} (a new webhook: 3; update keeps the current)`)
+    .option("--retry-initial-delay <ms>", "delay before the first retry, in milliseconds (a new webhook: 1000)")
+    .option("--retry-max-delay <ms>", "longest delay between two attempts, in milliseconds, at least the initial delay (a new webhook: 60000)");
 }
 
 function webhookBody(flags: WebhookFlags): Record<string, unknown> {
@@ -182,8 +198,9 @@ function webhookBody(flags: WebhookFlags): Record<string, unknown> {
   if (flags.headers !== undefined) body.headers = parseJsonObject("--headers", flags.headers, HEADERS_EXAMPLE);
   if (flags.publicHeaders !== undefined) body.publicHeaders = flags.publicHeaders.trim() === "" ? [] : parseList("--public-headers", flags.publicHeaders);
   if (flags.payloadFormat !== undefined) body.payloadFormat = choice("--payload-format", flags.payloadFormat, PAYLOAD_FORMATS);
-  if (flags.timeout !== undefined) body.timeoutMs = parsePositiveInteger("--timeout", flags.timeout, 300_000);
-  if (flags.retry !== undefined) body.retry = parseJsonObject("--retry", flags.retry, `'{"maxAttempts":5}'`);
+  if (flags.timeout !== undefined) body.timeoutMs = parseWholeNumber("--timeout", flags.timeout, 100, 300_000, "milliseconds");
+  const retry = retryBody(flags);
+  if (retry !== undefined) body.retry = retry;
   if (flags.authType !== undefined) {
     const type = choice("--auth-type", flags.authType, AUTH_TYPES);
     const credentials = flags.authCredentials === undefined ? undefined : parseJsonObject("--auth-credentials", flags.authCredentials, CREDENTIALS_EXAMPLE);
@@ -193,6 +210,25 @@ function webhookBody(flags: WebhookFlags): Record<string, unknown> {
     throw new CliError("--auth-credentials: give --auth-type too (bearer, basic, api-key or hmac)");
   }
   return body;
+}
+
+/** --retry's JSON with the single-setting flags (seed 003's names) merged over it: a flag beside the JSON wins. */
+function retryBody(flags: WebhookFlags): Record<string, unknown> | undefined {
+  const retry = flags.retry === undefined ? {} : parseJsonObject("--retry", flags.retry, RETRY_EXAMPLE);
+  if (flags.retryStrategy !== undefined) retry.strategy = choice("--retry-strategy", flags.retryStrategy.toLowerCase(), RETRY_STRATEGIES);
+  if (flags.retryMaxAttempts !== undefined) retry.maxAttempts = parseWholeNumber("--retry-max-attempts", flags.retryMaxAttempts, 1, MAX_RETRY_ATTEMPTS);
+  if (flags.retryInitialDelay !== undefined) {
+    retry.initialDelayMs = parseWholeNumber("--retry-initial-delay", flags.retryInitialDelay, 0, MAX_RETRY_DELAY_MS, "milliseconds");
+  }
+  if (flags.retryMaxDelay !== undefined) retry.maxDelayMs = parseWholeNumber("--retry-max-delay", flags.retryMaxDelay, 0, MAX_RETRY_DELAY_MS, "milliseconds");
+  const { initialDelayMs, maxDelayMs } = retry;
+  if (typeof initialDelayMs === "number" && typeof maxDelayMs === "number" && maxDelayMs < initialDelayMs) {
+    const flag = flags.retryMaxDelay !== undefined ? "--retry-max-delay" : flags.retryInitialDelay !== undefined ? "--retry-initial-delay" : undefined;
+    if (flag !== undefined) {
+      throw new CliError(`${flag}: the longest delay (${maxDelayMs} ms) is shorter than the initial delay (${initialDelayMs} ms); raise --retry-max-delay or lower --retry-initial-delay`);
+    }
+  }
+  return flags.retry === undefined && Object.keys(retry).length === 0 ? undefined : retry;
 }
 
 export async function listAll<T>(client: ApiClient, path: string, query: Record<string, string | number | undefined>, max = Infinity): Promise<T[]> {

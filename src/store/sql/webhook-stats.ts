@@ -1,5 +1,5 @@
 /**
- * Webhook statistics (seed 003's fields), computed in SQL: counts and aggregates come from
+ * Webhook statistics (seed 003's fields, plus attempt counts), computed in SQL: counts and aggregates come from
  * indexes, never from loading rows into memory.
  */
 import type { WebhookStats } from "../../domain/types.js";
@@ -13,6 +13,7 @@ const SUMMARY_SQL = `SELECT
   (SELECT COUNT(*) FROM deliveries WHERE webhook_id = $1 AND state = 'succeeded') AS succeeded,
   (SELECT COUNT(*) FROM deliveries WHERE webhook_id = $1 AND state = 'failed') AS failed,
   (SELECT COUNT(*) FROM attempts WHERE webhook_id = $1) AS attempts,
+  (SELECT COUNT(*) FROM attempts WHERE webhook_id = $1 AND ${FAILED_ATTEMPT}) AS failed_attempts,
   (SELECT AVG(duration_ms) FROM attempts WHERE webhook_id = $1) AS average_duration,
   (SELECT MAX(started_at) FROM attempts WHERE webhook_id = $1) AS last_delivery,
   (SELECT MAX(started_at) FROM attempts WHERE webhook_id = $1 AND NOT ${FAILED_ATTEMPT}) AS last_success,
@@ -26,6 +27,7 @@ interface SummaryRow {
   succeeded: number | string;
   failed: number | string;
   attempts: number | string;
+  failed_attempts: number | string;
   average_duration: number | string | null;
   last_delivery: number | string | null;
   last_success: number | string | null;
@@ -55,6 +57,8 @@ function toWebhookStats(row: SummaryRow, p95: number | null): WebhookStats {
     successful_deliveries: succeeded,
     failed_deliveries: failed,
     failure_rate: succeeded + failed === 0 ? 0 : round(failed / (succeeded + failed)),
+    total_attempts: Number(row.attempts),
+    failed_attempts: Number(row.failed_attempts),
     average_duration: row.average_duration === null ? null : round(Number(row.average_duration)),
     p95_duration: p95 === null ? null : round(p95),
     last_delivery: iso(row.last_delivery),
