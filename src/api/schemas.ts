@@ -75,9 +75,10 @@ const RetryInput = Type.Object(
 
 const Auth = Type.Object(
   {
-    type: StringEnum(["none", "bearer", "basic", "api-key", "hmac"] as const),
+    type: StringEnum(["none", "bearer", "basic", "api-key", "hmac", "oauth2"] as const),
     credentials: Type.Optional(AnyObject(
-      "bearer {token}; basic {username, password}; api-key {api_key, header_name}; hmac {secret, header_name?, signature_format?: prefixed (sha256=<hex>, default) or hex}",
+      "bearer {token}; basic {username, password}; api-key {api_key, header_name}; hmac {secret, header_name?, signature_format?: prefixed (sha256=<hex>, default) or hex}; " +
+        "oauth2 {token_url, client_id, client_secret, scope?, audience?, auth_method?: client_secret_basic (default) or client_secret_post}",
     )),
   },
   { additionalProperties: false },

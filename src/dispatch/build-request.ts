@@ -78,7 +78,7 @@ export function signingSecrets(webhook: Webhook, now: number): string[] {
  * then Herald's. Herald's come last and the framing ones are never taken from the webhook, so
  * a row stored before a rule existed still cannot forge a signature or break every request.
  */
-export function buildRequest(webhook: Webhook, delivery: DueDelivery, now: number): OutgoingRequest {
+export function buildRequest(webhook: Webhook, delivery: DueDelivery, now: number, oauth2Token?: string): OutgoingRequest {
   const body = buildBody(webhook.payloadFormat, webhook.id, delivery);
   const seconds = Math.floor(now / 1000);
   const headers: Record<string, string> = { "user-agent": USER_AGENT };
@@ -87,7 +87,7 @@ export function buildRequest(webhook: Webhook, delivery: DueDelivery, now: numbe
     if (!isReservedHeader(lower)) headers[lower] = value;
   }
   const authName = authHeaderName(webhook.auth);
-  const authValue = authHeaderValue(webhook.auth, body);
+  const authValue = authHeaderValue(webhook.auth, body, oauth2Token);
   if (authName !== null && authValue !== null && !isReservedHeader(authName)) headers[authName] = authValue;
   headers["content-type"] = "application/json";
   headers["x-webhook-event"] = delivery.event.type;
@@ -99,8 +99,8 @@ export function buildRequest(webhook: Webhook, delivery: DueDelivery, now: numbe
   return { method: webhook.method, url: webhook.url, headers, body };
 }
 
-/** The value of the header named by authHeaderName. */
-function authHeaderValue(auth: WebhookAuth, body: string): string | null {
+/** The value of the header named by authHeaderName; oauth2's token was fetched beforehand (oauth2-tokens.ts). */
+function authHeaderValue(auth: WebhookAuth, body: string, oauth2Token: string | undefined): string | null {
   switch (auth.type) {
     case "none":
       return null;
@@ -112,6 +112,8 @@ function authHeaderValue(auth: WebhookAuth, body: string): string | null {
       return auth.credentials.api_key;
     case "hmac":
       return signBodyHmac(auth.credentials.secret, body, auth.credentials.signature_format);
+    case "oauth2":
+      return oauth2Token === undefined ? null : `Bearer ${oauth2Token}`;
   }
 }
 

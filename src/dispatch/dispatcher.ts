@@ -29,6 +29,7 @@ import type { Attempt, Webhook } from "../domain/types.js";
 import type { AttemptOutcome, DueDelivery, Store } from "../store/store.js";
 import { buildRequest, redactRequestHeaders } from "./build-request.js";
 import { decideOutcome, parseRetryAfter } from "./decide-outcome.js";
+import { OAuth2Tokens } from "./oauth2-tokens.js";
 import { WebhookPacing } from "./webhook-pacing.js";
 import type { Sender, SendResult } from "./send-request.js";
 import type { Decision } from "./decide-outcome.js";
@@ -132,6 +133,7 @@ export class Dispatcher {
   private idleWaiters: Array<() => void> = [];
   private readonly pacing = new WebhookPacing();
   private unsubscribeWork: (() => void) | null = null;
+  private readonly oauth2: OAuth2Tokens;
 
   constructor(
     private readonly store: Store,
@@ -141,6 +143,7 @@ export class Dispatcher {
     private readonly hooks: DispatchHooks = {},
   ) {
     this.options = { ...DEFAULT_DISPATCH_OPTIONS, ...options };
+    this.oauth2 = new OAuth2Tokens(sender);
   }
 
   get inFlightCount(): number {
@@ -412,9 +415,13 @@ export class Dispatcher {
         await this.store.releaseLeases({ held: { owner: this.workerId, ids: [delivery.id] } }, Date.now());
         return;
       }
+      // Only oauth2 webhooks wait for anything before their request is built: a token, kept or fetched.
+      const oauth2 = webhook.auth.type === "oauth2" ? await this.oauth2.authorize(webhook, webhook.auth.credentials) : null;
       const startedAt = Date.now();
-      const request = buildRequest(webhook, delivery, startedAt);
-      const result = await this.sender.send(request, webhook.timeoutMs);
+      const request = buildRequest(webhook, delivery, startedAt, oauth2?.token);
+      // Without a token the receiver is not called: the token request's failure is the attempt's.
+      const result = oauth2?.failure ?? (await this.sender.send(request, webhook.timeoutMs));
+      if (result.status === 401 && oauth2?.token !== undefined) this.oauth2.forget(webhook.id, oauth2.token);
       const attemptNumber = delivery.attemptCount + 1;
       const settledAt = startedAt + Math.round(result.durationMs);
       const decision = decideOutcome(webhook, result, attemptNumber, delivery.createdAt, settledAt);

@@ -13,7 +13,8 @@ export type PayloadFormat = "identus" | "prism" | "standard" | "systemprompt" | 
 export type HttpMethod = "POST" | "PUT" | "PATCH";
 export type RetryStrategy = "exponential" | "linear" | "fixed";
 export type DeliveryState = "pending" | "in_flight" | "succeeded" | "failed" | "cancelled";
-export type AttemptErrorClass = "timeout" | "refused" | "dns" | "tls" | "http" | "network" | "blocked";
+/** `auth`: the OAuth2 token request failed, so the receiver was not called. */
+export type AttemptErrorClass = "timeout" | "refused" | "dns" | "tls" | "http" | "network" | "blocked" | "auth";
 /** `identus` webhooks were made through `/events/webhooks` or the environment; `native` through `/v1` or the library. */
 export type WebhookKind = "native" | "identus";
 
@@ -34,7 +35,25 @@ export type WebhookAuth =
   | { type: "bearer"; credentials: { token: string } }
   | { type: "basic"; credentials: { username: string; password: string } }
   | { type: "api-key"; credentials: { api_key: string; header_name: string } }
-  | { type: "hmac"; credentials: { secret: string; header_name?: string; signature_format?: HmacSignatureFormat } };
+  | { type: "hmac"; credentials: { secret: string; header_name?: string; signature_format?: HmacSignatureFormat } }
+  | { type: "oauth2"; credentials: OAuth2Credentials };
+
+/**
+ * OAuth2 client credentials (RFC 6749 section 4.4): Herald gets a token from `token_url` and
+ * sends it as `Authorization: Bearer <token>` (src/dispatch/oauth2-tokens.ts). Optional fields are
+ * kept absent when not given.
+ */
+export interface OAuth2Credentials {
+  token_url: string;
+  client_id: string;
+  client_secret: string;
+  scope?: string;
+  audience?: string;
+  /** How the client authenticates to the token endpoint; absent means `client_secret_basic`. */
+  auth_method?: OAuth2AuthMethod;
+}
+
+export type OAuth2AuthMethod = "client_secret_basic" | "client_secret_post";
 
 /**
  * How the hmac header carries the digest: `prefixed` (`sha256=<hex>`, the default, as seed 003

@@ -85,6 +85,7 @@ export function authHeaderName(auth: WebhookAuth): string | null {
       return null;
     case "bearer":
     case "basic":
+    case "oauth2":
       return "authorization";
     case "api-key":
       return auth.credentials.header_name.toLowerCase();

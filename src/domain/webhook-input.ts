@@ -9,7 +9,7 @@ import { assertEventPatterns } from "./event-patterns.js";
 import { uuidv7 } from "./ids.js";
 import { assertJsonValue, assertStorableText } from "./json-limits.js";
 import { DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUT_MS, resolveRetryPolicy, type RetryInput } from "./retry-policy.js";
-import type { HmacSignatureFormat, HttpMethod, PayloadFormat, RetryPolicy, Webhook, WebhookAuth, WebhookKind, WebhookStatus } from "./types.js";
+import type { HmacSignatureFormat, HttpMethod, OAuth2AuthMethod, OAuth2Credentials, PayloadFormat, RetryPolicy, Webhook, WebhookAuth, WebhookKind, WebhookStatus } from "./types.js";
 import {
   assertAuthHeaderFree, checkHeaderName, checkHeaderValue, checkHeaders, checkPublicHeaders, keepMaskedValues, keptPublicHeaders, mask, shownHeaders,
 } from "./webhook-headers.js";
@@ -187,9 +187,40 @@ export function checkAuth(value: unknown, field = "auth"): WebhookAuth {
         },
       };
     }
+    case "oauth2":
+      return { type, credentials: checkOAuth2Credentials(field, credentials) };
     default:
-      throw invalidField(`${field}.type`, `must be one of none, bearer, basic, api-key, hmac; got ${JSON.stringify(type)}`);
+      throw invalidField(`${field}.type`, `must be one of none, bearer, basic, api-key, hmac, oauth2; got ${JSON.stringify(type)}`);
   }
+}
+
+const OAUTH2_AUTH_METHODS: readonly OAuth2AuthMethod[] = ["client_secret_basic", "client_secret_post"];
+const OAUTH2_CREDENTIALS = new Set(["token_url", "client_id", "client_secret", "scope", "audience", "auth_method"]);
+
+/** OAuth2 client credentials; scope, audience and auth_method stay absent unless given. */
+function checkOAuth2Credentials(field: string, credentials: Record<string, unknown>): OAuth2Credentials {
+  // A misspelt optional one (`audiance`) would otherwise be dropped unnoticed, and the token refused later.
+  const unknown = Object.keys(credentials).find((key) => !OAUTH2_CREDENTIALS.has(key));
+  if (unknown !== undefined) throw invalidField(`${field}.credentials.${unknown}`, `is not an oauth2 credential; known: ${[...OAUTH2_CREDENTIALS].join(", ")}`);
+  const tokenUrl = credentials.token_url;
+  const tokenUrlField = `${field}.credentials.token_url`;
+  const parsed = typeof tokenUrl === "string" && URL.canParse(tokenUrl) ? new URL(tokenUrl) : null;
+  if (parsed && (parsed.username || parsed.password)) {
+    throw invalidField(tokenUrlField, "must not carry credentials; give them as client_id and client_secret");
+  }
+  const checked: OAuth2Credentials = {
+    token_url: checkUrl(tokenUrl, tokenUrlField),
+    client_id: credential(field, credentials, "client_id", storableCredential)!,
+    client_secret: credential(field, credentials, "client_secret", storableCredential)!,
+  };
+  const scope = credential(field, credentials, "scope", storableCredential, false);
+  const audience = credential(field, credentials, "audience", storableCredential, false);
+  if (scope !== undefined) checked.scope = scope;
+  if (audience !== undefined) checked.audience = audience;
+  if (credentials.auth_method !== undefined) {
+    checked.auth_method = checkEnum(`${field}.credentials.auth_method`, credentials.auth_method, OAUTH2_AUTH_METHODS);
+  }
+  return checked;
 }
 
 /** Absent means `prefixed`; kept absent so webhooks stored before the option read the same. */
@@ -363,5 +394,8 @@ function redactAuth(auth: WebhookAuth): PublicWebhook["auth"] {
         },
       };
     }
+    case "oauth2":
+      // Only the secret is secret: the rest says where and as whom Herald asks for tokens.
+      return { type: auth.type, credentials: { ...auth.credentials, client_secret: mask(auth.credentials.client_secret) } };
   }
 }

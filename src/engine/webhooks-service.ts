@@ -113,6 +113,7 @@ export function makeWebhookService(ctx: EngineContext): WebhookService {
         ...(identus ? { retryBase: IDENTUS_RETRY_POLICY, timeoutMs: IDENTUS_TIMEOUT_MS } : {}),
       });
       await checkTargetUrl(webhook.url, config.targetPolicy);
+      if (webhook.auth.type === "oauth2") await checkTargetUrl(webhook.auth.credentials.token_url, config.targetPolicy, "auth.credentials.token_url");
       await assertUidFree(webhook);
       await store.insertWebhook(webhook);
       cache.prime(webhook);
@@ -144,6 +145,9 @@ export function makeWebhookService(ctx: EngineContext): WebhookService {
       const current = await find(id, scope);
       const patched = applyWebhookPatch(current, patch, Date.now());
       if (patched.url !== current.url) await checkTargetUrl(patched.url, config.targetPolicy);
+      if (patched.auth !== current.auth && patched.auth.type === "oauth2") {
+        await checkTargetUrl(patched.auth.credentials.token_url, config.targetPolicy, "auth.credentials.token_url");
+      }
       if (patched.uid !== current.uid) await assertUidFree(patched);
       const next = await save(patched);
       if (next.status === "active") ctx.work.notify();

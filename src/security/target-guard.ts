@@ -126,34 +126,35 @@ function portOf(url: URL): number {
   return url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port);
 }
 
-function deniedPortError(host: string, port: number): HeraldError {
+function deniedPortError(host: string, port: number, field = "url"): HeraldError {
   return privateTarget(
-    "url",
+    field,
     `port ${port} on ${host} is a service port webhooks may not reach (HERALD_DENIED_PORTS; library: deniedPorts); point the webhook at the receiver's HTTP port, or remove ${port} from HERALD_DENIED_PORTS`,
   );
 }
 
-export function privateTargetError(host: string, address: string, range: string): HeraldError {
+export function privateTargetError(host: string, address: string, range: string, field = "url"): HeraldError {
   const shown = host === address ? address : `${host} (${address})`;
-  return privateTarget("url", `${shown} is in the ${range} range, which webhooks may not reach; set HERALD_ALLOW_PRIVATE_TARGETS=true (library: allowPrivateTargets: true) to allow it`);
+  return privateTarget(field, `${shown} is in the ${range} range, which webhooks may not reach; set HERALD_ALLOW_PRIVATE_TARGETS=true (library: allowPrivateTargets: true) to allow it`);
 }
 
 /**
- * The early check, when a URL is saved. A hostname that does not resolve now is accepted:
- * it is checked again, against the address really dialled, on every delivery.
+ * The early check, when a URL is saved (`field` names it in the error: an oauth2 token_url is
+ * checked too). A hostname that does not resolve now is accepted: it is checked again, against
+ * the address really dialled, on every delivery.
  */
-export async function checkTargetUrl(url: string, policy: TargetPolicy): Promise<void> {
+export async function checkTargetUrl(url: string, policy: TargetPolicy, field = "url"): Promise<void> {
   const parsed = new URL(url);
   if (policy.httpsOnly && parsed.protocol !== "https:") {
-    throw invalidField("url", "must use https (HERALD_HTTPS_ONLY is set)");
+    throw invalidField(field, "must use https (HERALD_HTTPS_ONLY is set)");
   }
   const host = parsed.hostname.replace(/^\[|\]$/g, "");
   const port = portOf(parsed);
-  if (policy.deniedPorts.includes(port)) throw deniedPortError(host, port);
+  if (policy.deniedPorts.includes(port)) throw deniedPortError(host, port, field);
   if (policy.allowPrivateTargets) return;
   if (isIP(host)) {
     const range = nonPublicRange(host);
-    if (range) throw privateTargetError(host, host, range);
+    if (range) throw privateTargetError(host, host, range, field);
     return;
   }
   let addresses: LookupAddress[];
@@ -164,7 +165,7 @@ export async function checkTargetUrl(url: string, policy: TargetPolicy): Promise
   }
   for (const { address } of addresses) {
     const range = nonPublicRange(address);
-    if (range) throw privateTargetError(host, address, range);
+    if (range) throw privateTargetError(host, address, range, field);
   }
 }
 

@@ -72,6 +72,18 @@ describe("herald webhooks:* against a running server", () => {
     expect(out).toMatch(/Signing secret.*whsec_[A-Za-z0-9+/=]+/);
   });
 
+  it("webhooks:create --auth-type oauth2 takes client credentials, shows client_secret masked, and names a bad credential", async () => {
+    const credentials = { token_url: `${receiver.url}/token`, client_id: "herald", client_secret: "cli-oauth2-secret-value", scope: "hooks" };
+    const webhook = await createWebhook("oauth2", ["--auth-type", "oauth2", "--auth-credentials", JSON.stringify(credentials)]);
+    expect(webhook.auth).toEqual({ type: "oauth2", credentials: { ...credentials, client_secret: "****alue" } });
+    const out = await cliOk(["webhooks:info", webhook.id], env);
+    expect(out).toMatch(/^Auth:\s+oauth2 .*client_id.*\*\*\*\*alue/m);
+    expect(out).not.toContain("cli-oauth2-secret-value");
+    const bad = await runCli(["webhooks:create", "--url", `${receiver.url}/x`, "--auth-type", "oauth2", "--auth-credentials", '{"token_url":"nope","client_id":"a","client_secret":"b"}'], env);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("auth.credentials.token_url");
+  });
+
   it("webhooks:create --format json returns the API's webhook object with its secret", async () => {
     const webhook = await createWebhook("json-create", ["--payload-format", "systemprompt"]);
     expect(webhook).toMatchObject({ name: "json-create", status: "active", events: ["custom"], url: `${receiver.url}/json-create` });

@@ -244,4 +244,33 @@ describe("dashboard", () => {
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
     await context.close();
   }, 30_000);
+
+  it("creates a webhook with OAuth2 client credentials from the form's oauth2 fields", async () => {
+    const context = await browser.newContext({ viewport: DESKTOP });
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    await signIn(page, herald.tenantKey);
+    await page.click("[data-testid=new-webhook]");
+    await page.fill("input[name=name]", "OAuth2 receiver");
+    await page.fill("input[name=url]", receiver.url);
+    await page.fill("input[name=events]", "oauth2.form-only"); // no event of the other tests reaches it
+    await page.selectOption("select[name=authType]", "oauth2");
+    await page.fill("input[name='auth.token_url']", `${receiver.url}/token`);
+    await page.fill("input[name='auth.client_id']", "dashboard-client");
+    await page.fill("input[name='auth.client_secret']", "dashboard-client-secret");
+    await page.fill("input[name='auth.scope']", "hooks:write");
+    await page.fill("input[name='auth.auth_method']", "client_secret_post");
+    await page.click("[data-testid=save-webhook]");
+    await page.click("dialog button:has-text('Done')");
+    await page.waitForSelector("h1:has-text('OAuth2 receiver')");
+    const id = decodeURIComponent(new URL(page.url()).hash.split("/")[2] ?? "");
+    const { body } = await herald.api("GET", `/v1/webhooks/${id}`);
+    expect(body.auth).toEqual({
+      type: "oauth2",
+      credentials: { token_url: `${receiver.url}/token`, client_id: "dashboard-client", client_secret: "****cret", scope: "hooks:write", auth_method: "client_secret_post" },
+    });
+    await herald.api("DELETE", `/v1/webhooks/${id}`);
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 30_000);
 });

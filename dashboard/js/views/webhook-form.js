@@ -12,6 +12,14 @@ const AUTH_FIELDS = {
     ["header_name", "Header name (default X-Webhook-Signature)", "text"],
     ["signature_format", "Signature format: prefixed (sha256=<hex>, default) or hex (bare digest, seed 004's receivers)", "text"],
   ],
+  oauth2: [
+    ["token_url", "Token URL", "url"],
+    ["client_id", "Client ID", "text"],
+    ["client_secret", "Client secret", "password"],
+    ["scope", "Scope (optional)", "text"],
+    ["audience", "Audience (optional)", "text"],
+    ["auth_method", "Client authentication: client_secret_basic (default) or client_secret_post", "text"],
+  ],
 };
 
 // Every format the API takes: a webhook whose format is missing here would be saved back as the first option.

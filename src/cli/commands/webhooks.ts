@@ -45,7 +45,7 @@ interface ListPage<T> {
 
 const STATUSES = ["active", "inactive", "disabled"] as const;
 const METHODS = ["POST", "PUT", "PATCH"] as const;
-const AUTH_TYPES = ["none", "bearer", "basic", "api-key", "hmac"] as const;
+const AUTH_TYPES = ["none", "bearer", "basic", "api-key", "hmac", "oauth2"] as const;
 const HEADERS_EXAMPLE = `'{"X-Custom":"value"}'`;
 const CREDENTIALS_EXAMPLE = `'{"token":"secret123"}'`;
 const RETRY_EXAMPLE = `'{"strategy":"fixed","maxAttempts":5,"initialDelayMs":2000}'`;
@@ -178,7 +178,7 @@ function withWebhookFields(command: Command): Command {
     .option("--method <method>", "POST, PUT or PATCH")
     .option("--headers <json>", `extra request headers as a JSON object, e.g. ${HEADERS_EXAMPLE}; their values are shown masked`)
     .option("--public-headers <list>", 'names of --headers whose values are not secret and may be shown, comma-separated ("" for none)')
-    .option("--auth-type <type>", "none, bearer, basic, api-key or hmac")
+    .option("--auth-type <type>", "none, bearer, basic, api-key, hmac or oauth2")
     .option("--auth-credentials <json>", `credentials for --auth-type as JSON, e.g. ${CREDENTIALS_EXAMPLE}`)
     .option("--payload-format <format>", "body shape: identus (default), prism (seed 000), standard, systemprompt (seed 003), agentfactory (seed 004) or svix")
     .option("--timeout <ms>", "request timeout in milliseconds")
@@ -207,7 +207,7 @@ function webhookBody(flags: WebhookFlags): Record<string, unknown> {
     if (type !== "none" && credentials === undefined) throw new CliError(`--auth-credentials: required with --auth-type ${type}, e.g. ${CREDENTIALS_EXAMPLE}`);
     body.auth = credentials === undefined ? { type } : { type, credentials };
   } else if (flags.authCredentials !== undefined) {
-    throw new CliError("--auth-credentials: give --auth-type too (bearer, basic, api-key or hmac)");
+    throw new CliError("--auth-credentials: give --auth-type too (bearer, basic, api-key, hmac or oauth2)");
   }
   return body;
 }
