@@ -33,6 +33,7 @@ import { WebhookPacing } from "./webhook-pacing.js";
 import type { Sender, SendResult } from "./send-request.js";
 import type { Decision } from "./decide-outcome.js";
 import type { WebhookCache } from "./webhook-cache.js";
+import type { HeraldTracing } from "../tracing/tracing.js";
 import { DEFAULT_MAX_CONCURRENCY } from "../domain/webhook-input.js";
 
 export interface DispatchOptions {
@@ -139,6 +140,8 @@ export class Dispatcher {
     private readonly webhooks: WebhookCache,
     options: Partial<DispatchOptions> = {},
     private readonly hooks: DispatchHooks = {},
+    /** Claim and attempt spans; null (tracing off): one null check per claim and per attempt, nothing else. */
+    private readonly tracing: HeraldTracing | null = null,
   ) {
     this.options = { ...DEFAULT_DISPATCH_OPTIONS, ...options };
   }
@@ -340,6 +343,7 @@ export class Dispatcher {
       leaseTimeouts: 1 + AHEAD_WINDOWS,
       leaseMarginMs: this.options.leaseMarginMs,
     });
+    if (this.tracing !== null && claimed.length > 0) this.tracing.claimed(claimed, now, this.workerId);
     for (const delivery of claimed) {
       const webhook = this.webhooks.peek(delivery.webhookId);
       if (webhook) this.pacing.spend(webhook, now);
@@ -413,7 +417,9 @@ export class Dispatcher {
         return;
       }
       const startedAt = Date.now();
+      const span = this.tracing === null ? null : this.tracing.startAttempt(delivery, webhook);
       const request = buildRequest(webhook, delivery, startedAt);
+      if (span !== null && webhook.propagateTraceContext) span.inject(request.headers);
       const result = await this.sender.send(request, webhook.timeoutMs);
       const attemptNumber = delivery.attemptCount + 1;
       const settledAt = startedAt + Math.round(result.durationMs);
@@ -430,6 +436,7 @@ export class Dispatcher {
         errorClass: result.errorClass,
         errorMessage: result.errorMessage,
       };
+      span?.end(attempt, decision.state);
       this.pendingOutcomes.push({ attempt, state: decision.state, nextAttemptAt: decision.nextAttemptAt });
       this.scheduleFlush();
       this.hooks.onAttempt?.(attempt, delivery);
