@@ -19,7 +19,8 @@ import { makeDeliveryWorker } from "./engine/worker.js";
 export { SYSTEM_EVENT_TYPES, type SystemEventType } from "./domain/event-patterns.js";
 export type { HeraldOptions, EngineConfig } from "./engine/options.js";
 export type { Scope } from "./engine/scope.js";
-export type { TriggerOptions, TriggerResult } from "./engine/events-service.js";
+export type { TriggerOptions, TriggerManyOptions, TriggerResult } from "./engine/events-service.js";
+export type { TraceHeaders } from "./tracing/tracing.js";
 export type { WebhookCreateOptions, WebhookListOptions, WebhookTestResult } from "./engine/webhooks-service.js";
 export type { IssuedApiKey } from "./engine/api-keys-service.js";
 

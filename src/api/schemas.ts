@@ -103,6 +103,9 @@ const webhookFields = {
   rateLimitPerSecond: Type.Optional(Nullable(Type.Number({ minimum: 0.01, maximum: 100_000, description: "requests per second, at least 0.01 (one per 100 s); null: no limit" }))),
   maxConcurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   ordered: Type.Optional(Type.Boolean()),
+  propagateTraceContext: Type.Optional(Type.Boolean({
+    description: "send the producer's W3C traceparent/tracestate to the receiver, so it joins the producer's trace (OpenTelemetry on); default false",
+  })),
   metadata: Type.Optional(AnyObject("your own data, kept with the webhook")),
   uid: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 256, description: "your own id for the webhook, unique in its tenant (Svix's endpoint uid)" }))),
   channels: Type.Optional(Nullable(Type.Array(Type.String({ maxLength: 128 }), {
@@ -147,6 +150,7 @@ export const Webhook = Type.Object(
     rateLimitPerSecond: Nullable(Type.Number()),
     maxConcurrency: Type.Integer(),
     ordered: Type.Boolean(),
+    propagateTraceContext: Type.Optional(Type.Boolean()),
     metadata: AnyObject("metadata"),
     uid: Type.Optional(Nullable(Type.String())),
     channels: Type.Optional(Nullable(Type.Array(Type.String()))),

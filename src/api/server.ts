@@ -3,6 +3,7 @@
  * (tests drive it with app.inject), `startServer` opens the engine, bootstraps the environment,
  * starts the worker as HERALD_ROLE says and listens.
  */
+import type { TracerProvider } from "@opentelemetry/api";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
@@ -161,6 +162,8 @@ export interface StartServerOptions {
   notices?: Logger;
   /** Worker tuning (tests use a short poll interval). */
   dispatch?: Partial<DispatchOptions>;
+  /** The embedder's own tracer provider; it then wins over the OTEL_* variables' OTLP export (docs/observability.md). */
+  tracerProvider?: TracerProvider;
 }
 
 export interface RunningServer {
@@ -190,8 +193,12 @@ export async function startServer(config: HeraldConfig, options: StartServerOpti
   if (secret.created) print(`herald: generated the master key that encrypts stored secrets, saved to ${secretPath}; back it up: without it stored secrets cannot be read`);
 
   const metrics = makeMetrics({ processMetrics: true });
+  // Loaded only when the OTEL_* variables turn export on: a server without tracing imports none of the SDK.
+  const tracing = config.tracing === null || options.tracerProvider ? null : (await import("../tracing/otlp-export.js")).startOtlpTracing(config.tracing);
+  const tracerProvider = options.tracerProvider ?? tracing?.provider;
   const herald = await createHerald({
     ...engineOptionsFrom(config, secret.value),
+    ...(tracerProvider ? { tracerProvider } : {}),
     onAttempt: (attempt) => metrics.onAttempt(attempt),
     onEventAccepted: (event, count) => metrics.onEventAccepted(event, count),
     onError: (error, context) => logger.error({ err: error }, `worker: ${context}`),
@@ -227,12 +234,14 @@ export async function startServer(config: HeraldConfig, options: StartServerOpti
         closed = true;
         await running.close();
         await herald.close();
+        await tracing?.shutdown();
         removeServerFile(serverFile);
       },
     };
   } catch (error) {
     await app?.close();
     await herald.close();
+    await tracing?.shutdown();
     throw error;
   }
 }

@@ -12,6 +12,7 @@ import type { HeraldOptions } from "../engine/options.js";
 import { parseMasterKey } from "../secrets/secret-box.js";
 import { DEFAULT_DENIED_PORTS } from "../security/target-guard.js";
 import { DEFAULT_DATABASE_URL, parseDatabaseUrl } from "../store/open-store.js";
+import { type OtlpTracingConfig, otlpTracingFromEnv } from "../tracing/otlp-env.js";
 
 export type HeraldRole = "all" | "api" | "worker";
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -56,6 +57,8 @@ export interface HeraldConfig {
   rateLimitBurst: number;
   /** Largest request body accepted, in bytes. */
   maxBodyBytes: number;
+  /** OTLP trace export, from the standard OTEL_* variables (src/tracing/otlp-env.ts); null: off. */
+  tracing: OtlpTracingConfig | null;
 }
 
 export interface ConfigVariable {
@@ -261,6 +264,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     rateLimitPerSecond,
     rateLimitBurst,
     maxBodyBytes: parseInteger("HERALD_MAX_BODY_BYTES", read("HERALD_MAX_BODY_BYTES"), 1_048_576, 1_024, 104_857_600),
+    tracing: otlpTracingFromEnv(read),
   });
 }
 

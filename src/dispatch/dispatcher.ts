@@ -34,6 +34,7 @@ import { WebhookPacing } from "./webhook-pacing.js";
 import type { Sender, SendResult } from "./send-request.js";
 import type { Decision } from "./decide-outcome.js";
 import type { WebhookCache } from "./webhook-cache.js";
+import type { HeraldTracing } from "../tracing/tracing.js";
 import { DEFAULT_MAX_CONCURRENCY } from "../domain/webhook-input.js";
 
 export interface DispatchOptions {
@@ -141,6 +142,8 @@ export class Dispatcher {
     private readonly webhooks: WebhookCache,
     options: Partial<DispatchOptions> = {},
     private readonly hooks: DispatchHooks = {},
+    /** Claim and attempt spans; null (tracing off): one null check per claim and per attempt, nothing else. */
+    private readonly tracing: HeraldTracing | null = null,
   ) {
     this.options = { ...DEFAULT_DISPATCH_OPTIONS, ...options };
     this.oauth2 = new OAuth2Tokens(sender);
@@ -343,6 +346,7 @@ export class Dispatcher {
       leaseTimeouts: 1 + AHEAD_WINDOWS,
       leaseMarginMs: this.options.leaseMarginMs,
     });
+    if (this.tracing !== null && claimed.length > 0) this.tracing.claimed(claimed, now, this.workerId);
     for (const delivery of claimed) {
       const webhook = this.webhooks.peek(delivery.webhookId);
       if (webhook) this.pacing.spend(webhook, now);
@@ -418,7 +422,9 @@ export class Dispatcher {
       // Only oauth2 webhooks wait for anything before their request is built: a token, kept or fetched.
       const oauth2 = webhook.auth.type === "oauth2" ? await this.oauth2.authorize(webhook, webhook.auth.credentials) : null;
       const startedAt = Date.now();
+      const span = this.tracing === null ? null : this.tracing.startAttempt(delivery, webhook);
       const request = buildRequest(webhook, delivery, startedAt, oauth2?.token);
+      if (span !== null && webhook.propagateTraceContext) span.inject(request.headers);
       // Without a token the receiver is not called: the token request's failure is the attempt's.
       const result = oauth2?.failure ?? (await this.sender.send(request, webhook.timeoutMs));
       if (result.status === 401 && oauth2?.token !== undefined) this.oauth2.forget(webhook.id, oauth2.token);
@@ -437,6 +443,7 @@ export class Dispatcher {
         errorClass: result.errorClass,
         errorMessage: result.errorMessage,
       };
+      span?.end(attempt, decision.state);
       this.pendingOutcomes.push({ attempt, state: decision.state, nextAttemptAt: decision.nextAttemptAt });
       this.scheduleFlush();
       this.hooks.onAttempt?.(attempt, delivery);

@@ -96,6 +96,8 @@ export interface Webhook {
   rateLimitPerSecond: number | null;
   maxConcurrency: number;
   ordered: boolean;
+  /** Attempts send `traceparent`/`tracestate` to the receiver (when tracing is on); absent: false. */
+  propagateTraceContext?: boolean;
   metadata: Record<string, unknown>;
   /** The caller's own id for it (Svix's endpoint `uid`), unique in its tenant; null when none. */
   uid?: string | null;

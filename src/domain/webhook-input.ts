@@ -35,6 +35,8 @@ export interface WebhookInput {
   rateLimitPerSecond?: number | null;
   maxConcurrency?: number;
   ordered?: boolean;
+  /** Send the producer's W3C trace context to the receiver (docs/observability.md). Default false. */
+  propagateTraceContext?: boolean;
   metadata?: Record<string, unknown>;
   /** A `whsec_` secret to use instead of a generated one. */
   secret?: string;
@@ -61,6 +63,7 @@ export const MAX_RATE_LIMIT_PER_SECOND = 100_000;
 const KNOWN_FIELDS = new Set([
   "name", "url", "description", "events", "method", "headers", "publicHeaders", "auth", "retry", "timeoutMs", "status",
   "payloadFormat", "rateLimitPerSecond", "maxConcurrency", "ordered", "metadata", "secret", "uid", "channels",
+  "propagateTraceContext",
 ]);
 
 const UID_PATTERN = /^[a-zA-Z0-9\-_.]{1,256}$/;
@@ -295,6 +298,7 @@ export function buildWebhook(rawInput: unknown, context: NewWebhookContext): Web
     rateLimitPerSecond: input.rateLimitPerSecond === undefined ? null : checkRateLimit(input.rateLimitPerSecond),
     maxConcurrency: input.maxConcurrency === undefined ? DEFAULT_MAX_CONCURRENCY : checkInteger("maxConcurrency", input.maxConcurrency, 1, 1000),
     ordered: input.ordered === undefined ? false : checkBoolean("ordered", input.ordered),
+    propagateTraceContext: input.propagateTraceContext === undefined ? false : checkBoolean("propagateTraceContext", input.propagateTraceContext),
     metadata: input.metadata === undefined ? {} : checkMetadata(input.metadata),
     uid: input.uid === undefined ? null : checkUid(input.uid),
     channels: input.channels === undefined ? null : checkChannels(input.channels),
@@ -355,6 +359,7 @@ export function applyWebhookPatch(current: Webhook, rawPatch: unknown, now: numb
   if (patch.rateLimitPerSecond !== undefined) next.rateLimitPerSecond = checkRateLimit(patch.rateLimitPerSecond);
   if (patch.maxConcurrency !== undefined) next.maxConcurrency = checkInteger("maxConcurrency", patch.maxConcurrency, 1, 1000);
   if (patch.ordered !== undefined) next.ordered = checkBoolean("ordered", patch.ordered);
+  if (patch.propagateTraceContext !== undefined) next.propagateTraceContext = checkBoolean("propagateTraceContext", patch.propagateTraceContext);
   if (patch.metadata !== undefined) next.metadata = checkMetadata(patch.metadata);
   if (patch.uid !== undefined) next.uid = checkUid(patch.uid);
   if (patch.channels !== undefined) next.channels = checkChannels(patch.channels);

@@ -19,6 +19,7 @@ import { RecoveryRunner } from "../maintenance/recovery-runner.js";
 import { generateMasterKey, makeSecretBox, parseMasterKey } from "../secrets/secret-box.js";
 import { DEFAULT_DATABASE_URL, openStore, parseDatabaseUrl } from "../store/open-store.js";
 import type { Store } from "../store/store.js";
+import { type HeraldTracing, loadTracing } from "../tracing/tracing.js";
 import { type EngineConfig, type HeraldOptions, resolveEngineConfig } from "./options.js";
 
 export type ErrorReporter = (error: unknown, context: string) => void;
@@ -114,6 +115,8 @@ export interface EngineContext {
   readonly hooks: Pick<HeraldOptions, "onAttempt">;
   /** The error reporter as the caller gave it, uncounted (the health monitor's own errors). */
   readonly report: ErrorReporter;
+  /** Spans for ingest, claims and attempts; null when no tracer provider was given. */
+  readonly tracing: HeraldTracing | null;
 }
 
 async function openConfiguredStore(options: HeraldOptions, onError: ErrorReporter): Promise<Store> {
@@ -150,6 +153,7 @@ export async function makeEngineContext(options: HeraldOptions): Promise<EngineC
     }
   };
   const storeWatch = makeStoreWatch(store, noted, onError);
+  const tracing = options.tracerProvider ? await loadTracing(options.tracerProvider) : null;
   const schemas = new EventSchemas(store, onError);
   const ingest = makeIngestPipeline({
     store,
@@ -158,6 +162,7 @@ export async function makeEngineContext(options: HeraldOptions): Promise<EngineC
     // Uncounted: a shared commit that failed and then succeeded unit by unit is no worker error.
     groupCommit: new GroupCommit(store, report),
     wake: () => work.notify(),
+    tracing,
     ...(options.onEventAccepted ? { onEventAccepted: options.onEventAccepted } : {}),
   });
   const emitting = new Set<Promise<void>>();
@@ -193,5 +198,6 @@ export async function makeEngineContext(options: HeraldOptions): Promise<EngineC
     state: { running: false },
     hooks: options.onAttempt ? { onAttempt: options.onAttempt } : {},
     report,
+    tracing,
   };
 }

@@ -5,6 +5,7 @@ import { notFound } from "../errors.js";
 import type { EventInput } from "../ingest/ingest-event.js";
 import type { AcceptedEvent } from "../ingest/ingest-pipeline.js";
 import type { EventFilter } from "../store/store.js";
+import type { TraceHeaders } from "../tracing/tracing.js";
 import type { EngineContext } from "./context.js";
 import { eventTenant, listTenant, pageCursor, type Scope } from "./scope.js";
 
@@ -13,7 +14,12 @@ export interface TriggerOptions extends Scope {
   idempotencyKey?: string;
   /** Svix channels (see EventInput.channels). */
   channels?: string[] | null;
+  /** The producer's W3C trace context (traceparent/tracestate), when tracing is on (docs/observability.md). */
+  traceHeaders?: TraceHeaders;
 }
+
+/** triggerMany's options: the scope, and the producer's trace context. */
+export type TriggerManyOptions = Scope & Pick<TriggerOptions, "traceHeaders">;
 
 export interface TriggerResult {
   event: HeraldEvent;
@@ -27,7 +33,7 @@ export interface TriggerResult {
 export interface EventService {
   trigger(type: string, data: unknown, metadata?: Record<string, unknown> | null, options?: TriggerOptions): Promise<TriggerResult>;
   /** Several events in one transaction: all or none. */
-  triggerMany(events: EventInput[], options?: Scope): Promise<TriggerResult[]>;
+  triggerMany(events: EventInput[], options?: TriggerManyOptions): Promise<TriggerResult[]>;
   /** Emits one of Herald's own events; failures are reported through onError, never thrown. */
   emitSystemEvent(type: SystemEventType, data: Record<string, unknown>, tenantId?: string): void;
   get(id: string, scope?: Scope): Promise<HeraldEvent>;
@@ -49,10 +55,11 @@ export function makeEventService(ctx: EngineContext): EventService {
       if (options?.id !== undefined) input.id = options.id;
       if (options?.idempotencyKey !== undefined) input.idempotencyKey = options.idempotencyKey;
       if (options?.channels) input.channels = options.channels;
-      return toResult(await ctx.ingest.acceptOne(eventTenant(options, fallback), input));
+      return toResult(await ctx.ingest.acceptOne(eventTenant(options, fallback), input, options?.traceHeaders ? { traceHeaders: options.traceHeaders } : undefined));
     },
     async triggerMany(events, scope) {
-      return (await ctx.ingest.accept(eventTenant(scope, fallback), events, { batch: true })).map(toResult);
+      const options = scope?.traceHeaders ? { batch: true, traceHeaders: scope.traceHeaders } : { batch: true };
+      return (await ctx.ingest.accept(eventTenant(scope, fallback), events, options)).map(toResult);
     },
     emitSystemEvent: ctx.emitSystemEvent,
     async get(id, scope) {

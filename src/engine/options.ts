@@ -3,6 +3,7 @@
  * Every default lives here; services read `ctx.config` and never an option directly, so a value
  * set by a caller (or by `loadConfig` for the server) has exactly one way in.
  */
+import type { TracerProvider } from "@opentelemetry/api";
 import type { Attempt, HeraldEvent } from "../domain/types.js";
 import { DEFAULT_DISPATCH_OPTIONS, type DispatchOptions } from "../dispatch/dispatcher.js";
 import type { SenderOptions } from "../dispatch/send-request.js";
@@ -46,6 +47,11 @@ export interface HeraldOptions {
   onAttempt?(attempt: Attempt, delivery: DueDelivery): void;
   /** Called after each event is accepted and committed. */
   onEventAccepted?(event: HeraldEvent, deliveryCount: number): void;
+  /**
+   * OpenTelemetry: ingest, claim and attempt spans go to this provider's tracer (docs/observability.md),
+   * e.g. a BasicTracerProvider with your span processors. Default: none, and no span work at all.
+   */
+  tracerProvider?: TracerProvider;
 }
 
 export const DEFAULT_RETENTION: RetentionOptions = { retentionDays: 30, intervalMs: 86_400_000 };

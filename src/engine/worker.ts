@@ -44,7 +44,7 @@ export function makeDeliveryWorker(ctx: EngineContext): DeliveryWorker {
         delivery.tenantId,
       );
     },
-  });
+  }, ctx.tracing);
   const health =
     config.health === false
       ? null

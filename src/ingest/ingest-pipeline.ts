@@ -10,6 +10,7 @@ import type { HeraldEvent } from "../domain/types.js";
 import { HeraldError, internalError, notFound } from "../errors.js";
 import type { IngestRequest, IngestResult, Store } from "../store/store.js";
 import type { EventSchemas, SchemaMemo } from "./event-schemas.js";
+import type { HeraldTracing, TraceHeaders } from "../tracing/tracing.js";
 import type { GroupCommit } from "./group-commit.js";
 import { type EventInput, type IngestLimits, makeWebhookTargets, prepareIngest } from "./ingest-event.js";
 
@@ -23,6 +24,8 @@ export interface AcceptOptions {
    * DEFAULT_WALLET_ENABLED=false made none, which only global webhooks then receive.
    */
   internal?: boolean;
+  /** The producer's W3C trace context (its request's traceparent/tracestate): the ingest span's parent when tracing is on. */
+  traceHeaders?: TraceHeaders;
 }
 
 /** An accepted event, with the deliveries its tenant may read: those to its own webhooks, not to a global (operator) one. */
@@ -46,6 +49,8 @@ export interface IngestDependencies {
   groupCommit: GroupCommit;
   /** New deliveries were committed: the worker should claim. */
   wake(): void;
+  /** Absent or null: tracing off, and no span work. */
+  tracing?: HeraldTracing | null;
   onEventAccepted?(event: HeraldEvent, deliveryCount: number): void;
 }
 
@@ -107,9 +112,29 @@ export function makeIngestPipeline(deps: IngestDependencies): IngestPipeline {
     return result.deliveryIds.filter((id) => ownIds.has(id));
   }
 
-  async function accept(tenantId: string, inputs: EventInput[], options: AcceptOptions = {}): Promise<AcceptedEvent[]> {
+  /** Not async: without tracing, the caller gets acceptIn's own promise, with no extra hop. */
+  function accept(tenantId: string, inputs: EventInput[], options: AcceptOptions = {}): Promise<AcceptedEvent[]> {
+    if (!deps.tracing) return acceptIn(tenantId, inputs, options, null);
+    return acceptTraced(deps.tracing, tenantId, inputs, options);
+  }
+
+  async function acceptTraced(tracing: HeraldTracing, tenantId: string, inputs: EventInput[], options: AcceptOptions): Promise<AcceptedEvent[]> {
+    const span = tracing.startIngest(tenantId, inputs.length, options.traceHeaders);
+    try {
+      const accepted = await acceptIn(tenantId, inputs, options, span.stored);
+      span.accepted(accepted);
+      return accepted;
+    } catch (error) {
+      span.failed(error);
+      throw error;
+    }
+  }
+
+  /** `traceContext`: stored with each event, so its attempts join the trace it was accepted in. */
+  async function acceptIn(tenantId: string, inputs: EventInput[], options: AcceptOptions, traceContext: string | null): Promise<AcceptedEvent[]> {
     if (!options.internal) await assertTenant(tenantId);
     const { requests, globalWebhooks } = await prepare(tenantId, inputs, options);
+    if (traceContext !== null) for (const request of requests) request.traceContext = traceContext;
     const results = await deps.groupCommit.submit(requests);
     let fresh = false;
     for (const result of results) {

@@ -25,6 +25,7 @@ export interface WebhookRow {
   rate_limit_per_second: number | null;
   max_concurrency: number;
   ordered: number | boolean;
+  propagate_trace_context: number | boolean;
   metadata: string;
   uid: string | null;
   channels: string | null;
@@ -63,6 +64,7 @@ export function webhookToRow(webhook: Webhook, box: SecretBox): WebhookRow {
     rate_limit_per_second: webhook.rateLimitPerSecond,
     max_concurrency: webhook.maxConcurrency,
     ordered: webhook.ordered ? 1 : 0,
+    propagate_trace_context: webhook.propagateTraceContext ? 1 : 0,
     metadata: JSON.stringify(webhook.metadata),
     uid: webhook.uid ?? null,
     channels: webhook.channels ? JSON.stringify(webhook.channels) : null,
@@ -95,6 +97,7 @@ export function rowToWebhook(row: WebhookRow, box: SecretBox): Webhook {
     rateLimitPerSecond: row.rate_limit_per_second,
     maxConcurrency: row.max_concurrency,
     ordered: Boolean(row.ordered),
+    propagateTraceContext: Boolean(row.propagate_trace_context),
     metadata: JSON.parse(row.metadata) as Record<string, unknown>,
     uid: row.uid ?? null,
     channels: row.channels ? (JSON.parse(row.channels) as string[]) : null,

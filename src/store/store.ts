@@ -31,6 +31,8 @@ export interface IngestRequest {
   idempotencyWindowMs: number;
   /** The event's data and metadata as JSON, when already serialised (ingest measures their size). */
   serialized?: { data: string; metadata: string | null };
+  /** The trace context the event was accepted in (src/tracing), stored with it; absent when tracing is off. */
+  traceContext?: string | null;
 }
 
 export interface IngestResult {
@@ -49,7 +51,7 @@ export interface DueDelivery {
   createdAt: number;
   /** When it came due (next_attempt_at when claimed): how late it is while it waits for a slot. */
   dueAt: number;
-  event: { id: string; type: string; data: string; metadata: string | null; createdAt: number };
+  event: { id: string; type: string; data: string; metadata: string | null; createdAt: number; traceContext?: string | null };
 }
 
 export interface ClaimRequest {

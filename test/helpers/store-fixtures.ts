@@ -27,6 +27,7 @@ export function makeWebhook(overrides: Partial<Webhook> = {}): Webhook {
     rateLimitPerSecond: null,
     maxConcurrency: 10,
     ordered: false,
+    propagateTraceContext: false,
     metadata: {},
     uid: null,
     channels: null,

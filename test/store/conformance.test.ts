@@ -114,6 +114,7 @@ describe.each(storeBackends)("$name store", (backend) => {
         rateLimitPerSecond: 2.5,
         maxConcurrency: 3,
         ordered: true,
+        propagateTraceContext: true,
         metadata: { team: "x", nested: { a: [1, 2] } },
         payloadFormat: "standard",
         description: "d",
@@ -315,6 +316,25 @@ describe.each(storeBackends)("$name store", (backend) => {
   });
 
   describe("claiming", () => {
+    it("a claimed delivery carries the trace context its event was stored with, alone and in a batch", async () => {
+      const store = await open();
+      const webhook = makeWebhook({ tenantId: TENANT });
+      await store.insertWebhook(webhook);
+      const traceContext = '{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}';
+      const one = await store.ingest({ ...ingestRequest(makeEvent(TENANT, { createdAt: NOW - 10 }), [webhook.id]), traceContext });
+      const batch = await store.ingestMany([
+        { ...ingestRequest(makeEvent(TENANT, { createdAt: NOW - 9 }), [webhook.id]), traceContext },
+        ingestRequest(makeEvent(TENANT, { createdAt: NOW - 8 }), [webhook.id]),
+      ]);
+      const claimed = await makeClaimer(store, "w1").claim({ now: NOW });
+      const contextOf = (eventId: string) => claimed.find((delivery) => delivery.event.id === eventId)?.event.traceContext;
+      expect(contextOf(one.event.id)).toBe(traceContext);
+      expect(contextOf(batch[0]!.event.id)).toBe(traceContext);
+      expect(contextOf(batch[1]!.event.id)).toBeNull();
+      // It is no part of the event as callers read it.
+      expect(Object.keys((await store.getEvent(one.event.id))!)).not.toContain("traceContext");
+    });
+
     it("claims only deliveries that are due, oldest first, with what dispatch needs", async () => {
       const store = await open();
       const webhook = makeWebhook({ tenantId: TENANT });
@@ -326,7 +346,7 @@ describe.each(storeBackends)("$name store", (backend) => {
       expect(claimed.map((d) => d.id)).toEqual([early!.deliveryIds[0], late!.deliveryIds[0]]);
       expect(claimed[0]).toEqual({
         id: early!.deliveryIds[0], webhookId: webhook.id, tenantId: TENANT, attemptCount: 0, createdAt: NOW - 10, dueAt: NOW - 10,
-        event: { id: early!.event.id, type: "agent.created", data: '{"n":1}', metadata: '{"m":1}', createdAt: NOW - 10 },
+        event: { id: early!.event.id, type: "agent.created", data: '{"n":1}', metadata: '{"m":1}', createdAt: NOW - 10, traceContext: null },
       });
       expect((await store.getDelivery(early!.deliveryIds[0]!))?.state).toBe("in_flight");
       expect(await store.listLeaseOwners()).toEqual(["w1"]);

@@ -3,6 +3,7 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { TriggerResult } from "../../herald.js";
 import type { EventInput } from "../../ingest/ingest-event.js";
+import { traceHeadersOf } from "../../tracing/tracing.js";
 import { listScope, principalOf, tenantOf, scopeOf } from "../auth.js";
 import type { ApiContext } from "../context.js";
 import { parseTime, presentDelivery, presentEvent, presentPage } from "../present.js";
@@ -32,10 +33,12 @@ export function registerEventRoutes(app: FastifyInstance, { herald }: ApiContext
       const { tenantId: requested, type, data, metadata, id } = request.body;
       const tenantId = tenantOf(request, herald, requested);
       const idempotencyKey = request.headers["idempotency-key"];
+      const traceHeaders = traceHeadersOf(request.headers);
       const result = await herald.trigger(type, data, metadata ?? null, {
         tenantId,
         ...(id !== undefined ? { id } : {}),
         ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+        ...(traceHeaders ? { traceHeaders } : {}),
       });
       return reply.code(202).send(accepted(result, request));
     },
@@ -57,7 +60,8 @@ export function registerEventRoutes(app: FastifyInstance, { herald }: ApiContext
         metadata: event.metadata ?? null,
         ...(event.id !== undefined ? { id: event.id } : {}),
       }));
-      const results = await herald.triggerMany(inputs, { tenantId });
+      const traceHeaders = traceHeadersOf(request.headers);
+      const results = await herald.triggerMany(inputs, traceHeaders ? { tenantId, traceHeaders } : { tenantId });
       return reply.code(202).send({ data: results.map((result) => accepted(result, request)) });
     },
   );

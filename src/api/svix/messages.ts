@@ -9,6 +9,7 @@ import { HeraldError } from "../../errors.js";
 import type { Herald } from "../../herald.js";
 import { isAdmin, parseList, parseTime, refuseUnsupported, resolveApp } from "./common.js";
 import { type MessageExtras, listOf, presentAttempt, presentMessage } from "./present.js";
+import { traceHeadersOf } from "../../tracing/tracing.js";
 import {
   AppParams, AttemptListQuery, EndpointParams, ListResponse, MessageAttemptOut, MessageIn, MessageListQuery, MessageOut, MessageParams, svixErrors,
 } from "./schemas.js";
@@ -54,10 +55,12 @@ export function registerSvixMessageRoutes(app: FastifyInstance, herald: Herald):
       // The eventId is the idempotency key when given (the same eventId again is the same message);
       // otherwise the client's idempotency-key header (the official clients send one with every POST).
       const idempotencyKey = body.eventId ? `svix-event-id:${body.eventId}` : request.headers["idempotency-key"];
+      const traceHeaders = traceHeadersOf(request.headers);
       const result = await herald.trigger(body.eventType, body.payload, Object.keys(extras).length > 0 ? (extras as Record<string, unknown>) : null, {
         tenantId: tenant.id,
         ...(idempotencyKey ? { idempotencyKey } : {}),
         ...(channels ? { channels } : {}),
+        ...(traceHeaders ? { traceHeaders } : {}),
       });
       return reply.code(202).send(presentMessage(result.event, request.query.with_content !== false));
     },

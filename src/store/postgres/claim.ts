@@ -125,7 +125,7 @@ const LEASE_SQL = `
     RETURNING d.id, d.webhook_id, d.tenant_id, d.attempt_count, d.created_at, d.event_id, d.next_attempt_at
   )
   SELECT l.id, l.webhook_id, l.tenant_id, l.attempt_count, l.created_at, l.event_id, l.next_attempt_at,
-         e.type, e.data, e.metadata, e.created_at AS event_created_at
+         e.type, e.data, e.metadata, e.created_at AS event_created_at, e.trace_context
     FROM (SELECT *, row_number() OVER (PARTITION BY event_id) AS nth FROM leased) l
     LEFT JOIN events e ON e.id = l.event_id AND l.nth = 1`;
 
@@ -142,6 +142,7 @@ interface LeasedRow {
   data: string | null;
   metadata: string | null;
   event_created_at: string | null;
+  trace_context: string | null;
 }
 
 export async function claimDueDeliveries(pool: pg.Pool, request: ClaimRequest): Promise<DueDelivery[]> {
@@ -225,7 +226,7 @@ function toDueDeliveries(ids: string[], rows: LeasedRow[]): DueDelivery[] {
   const events = new Map<string, DueDelivery["event"]>();
   for (const row of rows) {
     if (row.type === null || row.data === null) continue;
-    events.set(row.event_id, { id: row.event_id, type: row.type, data: row.data, metadata: row.metadata, createdAt: Number(row.event_created_at) });
+    events.set(row.event_id, { id: row.event_id, type: row.type, data: row.data, metadata: row.metadata, createdAt: Number(row.event_created_at), traceContext: row.trace_context });
   }
   const byId = new Map(rows.map((row) => [row.id, row]));
   return ids.flatMap((id) => {

@@ -20,8 +20,8 @@ const EARLIER_SQL = `
    LIMIT 1`;
 
 const INSERT_EVENT_SQL = `
-  INSERT INTO events (id, tenant_id, type, data, metadata, idempotency_key, created_at)
-  VALUES ($1, $2, $3, $4, $5, $6, $7)
+  INSERT INTO events (id, tenant_id, type, data, metadata, idempotency_key, created_at, trace_context)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
   ON CONFLICT DO NOTHING`;
 
 const INSERT_DELIVERIES_SQL = `
@@ -40,6 +40,7 @@ export async function ingestOne(client: pg.ClientBase, request: IngestRequest): 
   const inserted = await client.query(INSERT_EVENT_SQL, [
     event.id, event.tenantId, event.type, request.serialized?.data ?? JSON.stringify(event.data ?? null),
     request.serialized ? request.serialized.metadata : event.metadata === null ? null : JSON.stringify(event.metadata), request.idempotencyKey, event.createdAt,
+    request.traceContext ?? null,
   ]);
   if (inserted.rowCount === 0) {
     // Lost a race with a concurrent ingest of the same id or key, which has committed by now.

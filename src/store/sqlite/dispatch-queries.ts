@@ -45,6 +45,7 @@ interface EventPart {
   data: string;
   metadata: string | null;
   created_at: number;
+  trace_context: string | null;
 }
 
 const ATTEMPT_COLUMNS = [
@@ -128,7 +129,7 @@ export class SqliteDispatchQueries {
          RETURNING id, webhook_id, tenant_id, attempt_count, created_at, event_id, next_attempt_at`,
       ),
       events: db.prepare<[string], EventPart>(
-        "SELECT id, type, data, metadata, created_at FROM events WHERE id IN (SELECT value FROM json_each(?))",
+        "SELECT id, type, data, metadata, created_at, trace_context FROM events WHERE id IN (SELECT value FROM json_each(?))",
       ),
     };
     // Attempts of a delivery deleted meanwhile (its webhook or tenant was deleted mid-request)
@@ -250,7 +251,7 @@ export class SqliteDispatchQueries {
     const eventIds = [...new Set(Array.from(leased.values(), (row) => row.event_id))];
     const events = new Map<string, DueDelivery["event"]>();
     for (const row of s.events.all(JSON.stringify(eventIds))) {
-      events.set(row.id, { id: row.id, type: row.type, data: row.data, metadata: row.metadata, createdAt: row.created_at });
+      events.set(row.id, { id: row.id, type: row.type, data: row.data, metadata: row.metadata, createdAt: row.created_at, traceContext: row.trace_context });
     }
     // In the order chosen (oldest due first); RETURNING has no defined order.
     const claimed: DueDelivery[] = [];

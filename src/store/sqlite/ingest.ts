@@ -8,10 +8,10 @@ import { type EventRow, rowToEvent } from "../rows.js";
 import type { IngestRequest, IngestResult } from "../store.js";
 import type { SqliteConnection } from "./connection.js";
 
-const EVENT_COLUMNS = "INSERT INTO events (id, tenant_id, type, data, metadata, idempotency_key, created_at) VALUES ";
+const EVENT_COLUMNS = "INSERT INTO events (id, tenant_id, type, data, metadata, idempotency_key, created_at, trace_context) VALUES ";
 const DELIVERY_COLUMNS =
   "INSERT INTO deliveries (id, event_id, webhook_id, tenant_id, event_type, state, attempt_count, next_attempt_at, created_at, updated_at) VALUES ";
-const INSERT_EVENT_SQL = `${EVENT_COLUMNS}($1, $2, $3, $4, $5, $6, $7)`;
+const INSERT_EVENT_SQL = `${EVENT_COLUMNS}($1, $2, $3, $4, $5, $6, $7, $8)`;
 const INSERT_DELIVERY_SQL = `${DELIVERY_COLUMNS}($1, $2, $3, $4, $5, 'pending', 0, $6, $6, $6)`;
 /** The same columns with the bound ones first, so each row's constants close its tuple. */
 const DELIVERY_ROWS_COLUMNS =
@@ -53,7 +53,7 @@ function multiRowInsert(prefix: string, width: number, suffix = ""): MultiRowIns
   };
 }
 
-const insertEvents = multiRowInsert(EVENT_COLUMNS, 7);
+const insertEvents = multiRowInsert(EVENT_COLUMNS, 8);
 const insertDeliveries = multiRowInsert(DELIVERY_ROWS_COLUMNS, 8, ", 'pending', 0");
 
 function pushEventValues(values: unknown[], request: IngestRequest): unknown[] {
@@ -61,6 +61,7 @@ function pushEventValues(values: unknown[], request: IngestRequest): unknown[] {
   values.push(
     event.id, event.tenantId, event.type, request.serialized?.data ?? JSON.stringify(event.data ?? null),
     request.serialized ? request.serialized.metadata : event.metadata === null ? null : JSON.stringify(event.metadata), request.idempotencyKey, event.createdAt,
+    request.traceContext ?? null,
   );
   return values;
 }
