@@ -133,6 +133,11 @@ describe("tenant portal", () => {
     await page.waitForSelector("h1:has-text('Acme hooks')");
     expect(await page.isVisible("[data-testid=toggle-paused]")).toBe(false);
     expect(await page.isVisible("button:has-text('Delete')")).toBe(false);
+    // On a phone the top bar keeps the tenant and drops the expiry line; nothing scrolls sideways.
+    await page.setViewportSize({ width: 390, height: 844 });
+    expect(await page.isVisible("[data-testid=portal-tenant]")).toBe(true);
+    expect(await page.isVisible("[data-testid=portal-expiry]")).toBe(false);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     expect(errors).toEqual([]);
     await context.close();
   }, 60_000);
