@@ -12,6 +12,7 @@ import { makeDeliveryService, type DeliveryService } from "./engine/deliveries-s
 import { makeEventTypeService, type EventTypeService } from "./engine/event-types-service.js";
 import { makeEventService, type EventService } from "./engine/events-service.js";
 import type { EngineConfig, HeraldOptions } from "./engine/options.js";
+import { makePortalLinkService, type PortalLinkService } from "./engine/portal-links-service.js";
 import { makeTenantService, type TenantService } from "./engine/tenants-service.js";
 import { makeWebhookService, type WebhookService } from "./engine/webhooks-service.js";
 import { makeDeliveryWorker } from "./engine/worker.js";
@@ -23,6 +24,7 @@ export type { TriggerOptions, TriggerManyOptions, TriggerResult } from "./engine
 export type { TraceHeaders } from "./tracing/tracing.js";
 export type { WebhookCreateOptions, WebhookListOptions, WebhookTestResult } from "./engine/webhooks-service.js";
 export type { IssuedApiKey } from "./engine/api-keys-service.js";
+export type { PortalAccess, PortalLink, PortalLinkOptions } from "./engine/portal-links-service.js";
 
 export interface Herald {
   /** The resolved configuration the engine runs on (frozen). */
@@ -39,6 +41,8 @@ export interface Herald {
   tenants: TenantService;
   apiKeys: ApiKeyService;
   eventTypes: EventTypeService;
+  /** Signed, expiring links that open the dashboard as one tenant. */
+  portalLinks: PortalLinkService;
   /**
    * Resolves when the store answers a query and can write (readiness checks); rejects with
    * HERALD_ERR_STORE_UNAVAILABLE naming the cause when it cannot write (see Store.checkWritable).
@@ -80,6 +84,7 @@ export async function createHerald(options: HeraldOptions = {}): Promise<Herald>
     tenants,
     apiKeys: makeApiKeyService(ctx),
     eventTypes: makeEventTypeService(ctx),
+    portalLinks: makePortalLinkService(ctx),
     async ping() {
       const fault = await ctx.storeWatch.check();
       if (fault) throw fault;

@@ -2,7 +2,7 @@
 export { createHerald, SYSTEM_EVENT_TYPES } from "./herald.js";
 export type {
   Herald, HeraldOptions, EngineConfig, Scope, TriggerOptions, TriggerResult, WebhookCreateOptions, WebhookListOptions, WebhookTestResult,
-  IssuedApiKey, SystemEventType, TriggerManyOptions, TraceHeaders,
+  IssuedApiKey, SystemEventType, TriggerManyOptions, TraceHeaders, PortalAccess, PortalLink, PortalLinkOptions,
 } from "./herald.js";
 export { HeraldError, errorCatalogue, isHeraldError } from "./errors.js";
 export type { HeraldErrorCode } from "./errors.js";

@@ -1,5 +1,6 @@
 // The dashboard's one door to Herald's HTTP API (SPEC section 6). The key lives in
 // sessionStorage so it is gone when the tab closes and never reaches another tab or a cookie jar.
+// A portal link's token (#portal=hpl_...) is kept the same way, as a "portal" session.
 
 const SESSION_KEY = "herald.dashboard.session";
 
@@ -15,6 +16,7 @@ export function loadSession() {
   try {
     const saved = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? "null");
     if (saved && typeof saved.key === "string" && (saved.role === "admin" || saved.role === "tenant")) return saved;
+    if (saved && typeof saved.key === "string" && saved.role === "portal" && typeof saved.expiresAt === "number") return saved;
   } catch {
     // A damaged entry is the same as none: sign in again.
   }
@@ -27,6 +29,37 @@ export function saveSession(session) {
 
 export function clearSession() {
   sessionStorage.removeItem(SESSION_KEY);
+}
+
+const PORTAL_PREFIX = "hpl_";
+
+/**
+ * The portal session a `#portal=<token>` address carries, or null when the address has none.
+ * The token's claims are readable (base64url JSON before the dot; only the server can check the
+ * signature after it): the tenant and the expiry are shown from them. A token that cannot be read
+ * makes a session that has already ended, so the page says the link is not valid.
+ */
+export function portalSessionFrom(hash) {
+  const match = /^#portal=([^&]+)/.exec(hash);
+  if (!match) return null;
+  let key = match[1];
+  try {
+    key = decodeURIComponent(key);
+    const claims = key.startsWith(PORTAL_PREFIX) ? key.slice(PORTAL_PREFIX.length).split(".")[0] : "";
+    const bytes = Uint8Array.from(atob(claims.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+    const { tid, tn, exp, ro } = JSON.parse(new TextDecoder().decode(bytes));
+    if (typeof tid !== "string" || typeof exp !== "number") throw new Error("not a portal token");
+    return { key, role: "portal", tenantId: tid, tenantName: typeof tn === "string" ? tn : tid, expiresAt: exp, readOnly: ro === true };
+  } catch {
+    return { key, role: "portal", tenantId: "", tenantName: "", expiresAt: 0, readOnly: true, ended: "invalid" };
+  }
+}
+
+/** Why a portal session shows nothing any more ("expired", "invalid"), or null while it works. */
+export function portalEnded(session) {
+  if (session.role !== "portal") return null;
+  if (session.ended) return session.ended;
+  return Date.now() >= session.expiresAt ? "expired" : null;
 }
 
 function authHeaders(session) {

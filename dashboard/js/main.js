@@ -1,9 +1,9 @@
 // The dashboard shell: sign-in gate, navigation and a small hash router. Each view is a module
 // exporting render(ctx); the router gives it a fresh context per visit and stops that visit's
 // timers when the user moves on, so a view left behind never polls or writes into the page.
-import { clearSession, loadSession, makeApi } from "./api.js";
+import { clearSession, loadSession, makeApi, portalEnded, portalSessionFrom, saveSession } from "./api.js";
 import { h, replaceChildren } from "./dom.js";
-import { renderSignIn } from "./views/sign-in.js";
+import { renderPortalEnded, renderSignIn } from "./views/sign-in.js";
 import { renderWebhookList } from "./views/webhook-list.js";
 import { renderWebhookForm } from "./views/webhook-form.js";
 import { renderWebhookDetail } from "./views/webhook-detail.js";
@@ -26,6 +26,7 @@ const view = document.getElementById("view");
 const nav = document.getElementById("nav");
 const whoami = document.getElementById("whoami");
 let visit = null;
+let portalExpiry = null;
 
 function parseHash() {
   const hash = location.hash.replace(/^#/, "") || "/webhooks";
@@ -89,9 +90,56 @@ function makeVisit(api, params, query) {
   };
 }
 
+/**
+ * A portal link (`#portal=<token>`) becomes this tab's session, then leaves the address bar (and
+ * the history entry), so it is not bookmarked, shared by copying the address, or shown on screen.
+ */
+function takePortalLink() {
+  const session = portalSessionFrom(location.hash);
+  if (!session) return;
+  saveSession(session);
+  history.replaceState(null, "", `${location.pathname}${location.search}#/webhooks`);
+}
+
+/** A portal session refused by the server (401) ends: expired if its time has come, else not valid. */
+function portalRefused(session) {
+  saveSession({ ...session, ended: Date.now() >= session.expiresAt ? "expired" : "invalid" });
+  void route();
+}
+
+function showWhoami(session) {
+  if (session.role !== "portal") {
+    return replaceChildren(
+      whoami,
+      h("span", { class: "role", "data-testid": "role" }, session.role === "admin" ? "admin" : "tenant"),
+      h("button", { type: "button", class: "link", onclick: signOut, "data-testid": "sign-out" }, "Sign out"),
+    );
+  }
+  const until = new Date(session.expiresAt);
+  replaceChildren(
+    whoami,
+    h("span", { class: "role", "data-testid": "role" }, session.readOnly ? "portal · read-only" : "portal"),
+    h("span", { class: "portal-tenant", "data-testid": "portal-tenant", title: session.tenantId }, session.tenantName || session.tenantId),
+    h("span", { class: "muted small-text portal-expiry", "data-testid": "portal-expiry", title: until.toISOString() }, `link valid until ${until.toLocaleString()}`),
+  );
+}
+
 async function route() {
   visit?.end();
+  clearTimeout(portalExpiry);
+  takePortalLink();
   const session = loadSession();
+  document.body.toggleAttribute("data-read-only", session?.role === "portal" && session.readOnly);
+  const ended = session ? portalEnded(session) : null;
+  if (ended) {
+    nav.hidden = true;
+    whoami.hidden = true;
+    visit = makeVisit(null, [], new URLSearchParams());
+    renderPortalEnded(visit, ended, session, () => void route());
+    return;
+  }
+  // An open page turns into the expiry notice when the link's time is up, not at the next click.
+  if (session?.role === "portal") portalExpiry = setTimeout(() => void route(), session.expiresAt - Date.now() + 50);
   if (!session) {
     nav.hidden = true;
     whoami.hidden = true;
@@ -101,12 +149,8 @@ async function route() {
   }
   nav.hidden = false;
   whoami.hidden = false;
-  replaceChildren(
-    whoami,
-    h("span", { class: "role", "data-testid": "role" }, session.role === "admin" ? "admin" : "tenant"),
-    h("button", { type: "button", class: "link", onclick: signOut, "data-testid": "sign-out" }, "Sign out"),
-  );
-  const api = makeApi(session, { onUnauthorized: signOut });
+  showWhoami(session);
+  const api = makeApi(session, { onUnauthorized: session.role === "portal" ? () => portalRefused(session) : signOut });
   const { path, query } = parseHash();
   const match = routes.map((r) => ({ r, m: r.pattern.exec(path) })).find((x) => x.m);
   if (!match) {

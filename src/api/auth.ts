@@ -13,12 +13,18 @@
  * it would tell a guesser which guess was right. Clients sharing one address (a NAT, or a reverse
  * proxy in front of Herald) share that allowance. A right key does not restore it, or a tenant
  * could interleave its own key with guesses at the admin key.
+ *
+ * A portal link's token (`hpl_...`, src/engine/portal-links-service.ts) goes where a tenant key
+ * goes and acts as its tenant's key, read-only when made so. A forged one counts as a wrong key;
+ * an expired or revoked one, or one whose tenant is gone, does not: it was made here, nobody is
+ * guessing. A found portal link is cached like a key, never past its expiry.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { LRUCache } from "lru-cache";
 import type { Herald, Scope } from "../herald.js";
 import { isHeraldError, notFound, unauthorized } from "../errors.js";
 import { hashApiKey, secretsEqual } from "../secrets/api-key-text.js";
+import { isPortalToken } from "../secrets/portal-token.js";
 import { makeProblem, sendProblem } from "./problem.js";
 import { FailureThrottle, type RateLimitDecision, type RateLimiter } from "./rate-limit.js";
 
@@ -26,7 +32,7 @@ export type Access = "public" | "tenant" | "admin";
 
 export type Principal =
   | { kind: "admin" }
-  | { kind: "tenant"; tenantId: string; keyId: string };
+  | { kind: "tenant"; tenantId: string; keyId: string; portal?: { readOnly: boolean; expiresAt: number } };
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -46,9 +52,14 @@ export const AUTH_FAILURE_REFILL_SECONDS = 3;
 
 /** The headers that carry a key; a request with any of them is refused while its address is throttled. */
 const CREDENTIAL_HEADERS = ["x-admin-api-key", "apikey", "authorization"] as const;
+const FORGED_PORTAL_LINK = "the portal link is not one this server made (changed, cut short, or signed with another master key)";
+/** What a read-only portal link may send. */
+const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 export class Authenticator {
   private readonly cache = new LRUCache<string, Principal>({ max: KEY_CACHE_MAX, ttl: KEY_CACHE_MS });
+  /** Refusals of portal links this server made (expired, revoked, tenant gone): not counted as guesses. */
+  private readonly notGuesses = new WeakSet<Error>();
 
   constructor(
     private readonly herald: Herald,
@@ -75,13 +86,31 @@ export class Authenticator {
     if (this.adminApiKey !== null && secretsEqual(key, this.adminApiKey)) return { kind: "admin" };
     const hash = hashApiKey(key);
     const cached = this.cache.get(hash);
-    if (cached) return cached;
+    if (cached && !(cached.kind === "tenant" && cached.portal && cached.portal.expiresAt <= Date.now())) return cached;
+    // A token this server did not sign may still be an API key someone chose (DEFAULT_WALLET_AUTH_API_KEY=hpl_...).
+    const portal = isPortalToken(key) ? await this.identifyPortal(key, hash) : null;
+    if (portal) return portal;
     const stored = await this.herald.apiKeys.findByHash(hash);
     if (!stored || stored.revokedAt !== null) {
-      throw unauthorized("apikey", "the API key is unknown or revoked");
+      throw isPortalToken(key) ? unauthorized("portal", FORGED_PORTAL_LINK) : unauthorized("apikey", "the API key is unknown or revoked");
     }
     const principal: Principal = { kind: "tenant", tenantId: stored.tenantId, keyId: stored.id };
     this.cache.set(hash, principal);
+    return principal;
+  }
+
+  /** null: not a token this server signed. */
+  private async identifyPortal(token: string, hash: string): Promise<Principal | null> {
+    const access = await this.herald.portalLinks.check(token);
+    if (!access.ok && access.reason === "forged") return null;
+    if (!access.ok) {
+      const refusal = unauthorized("portal", access.detail);
+      this.notGuesses.add(refusal);
+      throw refusal;
+    }
+    const { tenantId, linkId, readOnly, expiresAt } = access;
+    const principal: Principal = { kind: "tenant", tenantId, keyId: `portal:${linkId}`, portal: { readOnly, expiresAt } };
+    this.cache.set(hash, principal, { ttl: Math.max(1, Math.min(KEY_CACHE_MS, expiresAt - Date.now())) });
     return principal;
   }
 
@@ -100,7 +129,7 @@ export class Authenticator {
       try {
         principal = await this.identify(request);
       } catch (error) {
-        if (isHeraldError(error) && error.code === "HERALD_ERR_UNAUTHORIZED") this.failures.fail(request.ip);
+        if (isHeraldError(error) && error.code === "HERALD_ERR_UNAUTHORIZED" && !this.notGuesses.has(error)) this.failures.fail(request.ip);
         throw error;
       }
       if (principal === null) {
@@ -111,6 +140,9 @@ export class Authenticator {
       }
       if (access === "admin" && principal.kind !== "admin") {
         return sendProblem(reply, makeProblem("HERALD_ERR_FORBIDDEN", "this route needs the admin key in x-admin-api-key", request.url, "x-admin-api-key"));
+      }
+      if (principal.kind === "tenant" && principal.portal?.readOnly && !READ_METHODS.has(request.method)) {
+        return sendProblem(reply, makeProblem("HERALD_ERR_FORBIDDEN", "this portal link is read-only: it can look but not change anything; ask for a link made without readOnly", request.url, "portal"));
       }
       request.principal = principal;
       return this.limit(request, reply, principal);

@@ -27,6 +27,7 @@ import { registerEventTypeRoutes } from "./routes/event-types.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { identusRoutes } from "./routes/identus.js";
 import { registerOperationRoutes } from "./routes/operations.js";
+import { registerPortalLinkRoutes } from "./routes/portal-links.js";
 import { registerTenantRoutes } from "./routes/tenants.js";
 import { registerWebhookRoutes } from "./routes/webhooks.js";
 import { svixRoutes } from "./svix/index.js";
@@ -148,6 +149,7 @@ export async function buildApp(herald: Herald, config: HeraldConfig, options: Bu
   registerEventRoutes(app, context);
   registerDeliveryRoutes(app, context);
   registerTenantRoutes(app, context);
+  registerPortalLinkRoutes(app, context);
   registerEventTypeRoutes(app, context);
   await app.register(svixRoutes(context));
   await registerDashboard(app, { herald });

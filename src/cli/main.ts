@@ -11,6 +11,7 @@ import { registerDeliveryCommands } from "./commands/deliveries.js";
 import { registerListenCommand } from "./commands/listen.js";
 import { registerMigrateCommand } from "./commands/migrate.js";
 import { registerServeCommand } from "./commands/serve.js";
+import { registerTenantCommands } from "./commands/tenants.js";
 import { registerWebhookCommands } from "./commands/webhooks.js";
 import { CliError } from "./output.js";
 
@@ -29,6 +30,7 @@ export function makeProgram(): Command {
   registerBenchCommand(program);
   registerWebhookCommands(program);
   registerDeliveryCommands(program);
+  registerTenantCommands(program);
   return program;
 }
 

@@ -7,6 +7,7 @@
  * it subscribes to when it starts, so ingest never needs the dispatcher and the dispatcher's
  * hooks (which emit system events through ingest) never need a service.
  */
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { readOrCreateSecretFile } from "../config/secret-files.js";
 import type { SystemEventType } from "../domain/event-patterns.js";
@@ -16,6 +17,7 @@ import { EventSchemas } from "../ingest/event-schemas.js";
 import { GroupCommit } from "../ingest/group-commit.js";
 import { type IngestPipeline, makeIngestPipeline } from "../ingest/ingest-pipeline.js";
 import { RecoveryRunner } from "../maintenance/recovery-runner.js";
+import { derivePortalKey } from "../secrets/portal-token.js";
 import { generateMasterKey, makeSecretBox, parseMasterKey } from "../secrets/secret-box.js";
 import { DEFAULT_DATABASE_URL, openStore, parseDatabaseUrl } from "../store/open-store.js";
 import type { Store } from "../store/store.js";
@@ -117,15 +119,23 @@ export interface EngineContext {
   readonly report: ErrorReporter;
   /** Spans for ingest, claims and attempts; null when no tracer provider was given. */
   readonly tracing: HeraldTracing | null;
+  /** Signs and checks portal links (derived from the master key). */
+  readonly portalKey: Buffer;
 }
 
-async function openConfiguredStore(options: HeraldOptions, onError: ErrorReporter): Promise<Store> {
-  if (options.store) return options.store;
+/**
+ * The store, and the master key when the engine knows it. A store given ready-made comes with
+ * no key unless `secretKey` is given too; portal links are then signed with a key of this
+ * engine's own, and open only its API.
+ */
+async function openConfiguredStore(options: HeraldOptions, onError: ErrorReporter): Promise<{ store: Store; masterKey: Buffer | null }> {
+  if (options.store) return { store: options.store, masterKey: options.secretKey ? parseMasterKey(options.secretKey, "HERALD_SECRET_KEY") : null };
   const url = parseDatabaseUrl(options.database ?? DEFAULT_DATABASE_URL);
   const keyText =
     options.secretKey ??
     (url.dataDir === null ? generateMasterKey() : readOrCreateSecretFile(join(url.dataDir, "secret.key"), generateMasterKey).value);
-  return openStore(url, makeSecretBox(parseMasterKey(keyText, options.secretKey ? "HERALD_SECRET_KEY" : "secret.key")), onError);
+  const masterKey = parseMasterKey(keyText, options.secretKey ? "HERALD_SECRET_KEY" : "secret.key");
+  return { store: await openStore(url, makeSecretBox(masterKey), onError), masterKey };
 }
 
 export async function makeEngineContext(options: HeraldOptions): Promise<EngineContext> {
@@ -141,7 +151,7 @@ export async function makeEngineContext(options: HeraldOptions): Promise<EngineC
     }
     report(error, context);
   };
-  const store = await openConfiguredStore(options, onError);
+  const { store, masterKey } = await openConfiguredStore(options, onError);
   const work = makeWorkSignal();
   const noted = (fault: HeraldError | null) => {
     if (fault) onError(fault, "checking the store");
@@ -199,5 +209,6 @@ export async function makeEngineContext(options: HeraldOptions): Promise<EngineC
     hooks: options.onAttempt ? { onAttempt: options.onAttempt } : {},
     report,
     tracing,
+    portalKey: derivePortalKey(masterKey ?? randomBytes(32)),
   };
 }

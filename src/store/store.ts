@@ -190,6 +190,10 @@ export interface Store {
   getApiKey(id: string): Promise<StoredApiKey | null>;
   listApiKeys(tenantId: string): Promise<ApiKey[]>;
   revokeApiKey(id: string, now: number): Promise<boolean>;
+  /** Portal links of the tenant made at or before `before` stop opening anything; a later call moves the time on. */
+  revokePortalLinks(tenantId: string, before: number): Promise<void>;
+  /** null: no such tenant; else when its portal links were last revoked (null: never). */
+  portalLinkState(tenantId: string): Promise<{ revokedBefore: number | null } | null>;
 
   insertWebhook(webhook: Webhook): Promise<void>;
   updateWebhook(webhook: Webhook): Promise<boolean>;

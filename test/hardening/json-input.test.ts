@@ -137,6 +137,7 @@ describe("JSON depth", () => {
     "POST /v1/webhooks/:id/recover": { url: (ids) => `/v1/webhooks/${ids.webhook}/recover`, body: { since: "2020-01-01T00:00:00Z" } },
     "POST /v1/tenants": { url: () => "/v1/tenants", body: { name: "deep" }, admin: true },
     "POST /v1/tenants/:id/api-keys": { url: (ids) => `/v1/tenants/${ids.tenant}/api-keys`, body: { name: "deep" }, admin: true },
+    "POST /v1/tenants/:id/portal-links": { url: (ids) => `/v1/tenants/${ids.tenant}/portal-links`, body: { expiresInSeconds: 60, readOnly: true }, admin: true },
     "POST /v1/event-types": { url: () => "/v1/event-types", body: { name: "deep.type", schema: {} } },
     "POST /events/webhooks": { url: () => "/events/webhooks", body: { url: TARGET, customHeaders: {} } },
     "POST /cloud-agent/events/webhooks": { url: () => "/cloud-agent/events/webhooks", body: { url: TARGET, customHeaders: {} } },
@@ -151,6 +152,10 @@ describe("JSON depth", () => {
     "POST /api/v1/app/:app_id/endpoint/:endpoint_id/secret/rotate": { url: (ids) => `${endpoint(ids)}/secret/rotate`, body: {}, svix: true },
     "POST /api/v1/app/:app_id/endpoint/:endpoint_id/recover": { url: (ids) => `${endpoint(ids)}/recover`, body: { since: "2020-01-01T00:00:00Z" }, svix: true },
     "POST /api/v1/app/:app_id/msg": { url: (ids) => `/api/v1/app/${ids.tenant}/msg`, body: { eventType: "a.b", payload: {}, channels: ["c"] }, svix: true },
+    "POST /api/v1/auth/app-portal-access/:app_id": {
+      url: (ids) => `/api/v1/auth/app-portal-access/${ids.tenant}`, body: { application: { name: "deep", metadata: {} }, expiry: 3600, readOnly: true }, admin: true, svix: true,
+    },
+    "POST /api/v1/auth/app/:app_id/expire-all": { url: (ids) => `/api/v1/auth/app/${ids.tenant}/expire-all`, body: { expiry: 0, sessionIds: [] }, admin: true, svix: true },
     "POST /api/v1/event-type": { url: () => "/api/v1/event-type", body: { name: "deep.svix.new", description: "d", schemas: {} }, svix: true },
     "PUT /api/v1/event-type/:event_type_name": { url: () => "/api/v1/event-type/deep.svix", body: { description: "d", schemas: {} }, svix: true },
     "PATCH /api/v1/event-type/:event_type_name": { url: () => "/api/v1/event-type/deep.svix", body: { description: "d", schemas: {} }, svix: true },

@@ -98,6 +98,20 @@ describe.each(storeBackends)("$name store", (backend) => {
       expect(await store.revokeApiKey(key.id, NOW + 6)).toBe(false);
       expect((await store.getApiKey(key.id))?.revokedAt).toBe(NOW + 5);
     });
+
+    it("records when a tenant's portal links were revoked, the latest time winning, and forgets it with the tenant", async () => {
+      const store = await open();
+      expect(await store.portalLinkState(TENANT)).toEqual({ revokedBefore: null });
+      expect(await store.portalLinkState("no-such-tenant")).toBeNull();
+      await store.revokePortalLinks(TENANT, NOW + 10);
+      await store.revokePortalLinks(TENANT, NOW + 20);
+      expect(await store.portalLinkState(TENANT)).toEqual({ revokedBefore: NOW + 20 });
+      expect(await store.portalLinkState(OTHER)).toEqual({ revokedBefore: null });
+      await store.deleteTenant(TENANT);
+      expect(await store.portalLinkState(TENANT)).toBeNull();
+      await store.insertTenant({ id: TENANT, name: "A again", createdAt: NOW + 30 });
+      expect(await store.portalLinkState(TENANT)).toEqual({ revokedBefore: null });
+    });
   });
 
   describe("webhooks", () => {

@@ -104,7 +104,7 @@ export async function renderDeliveryDetail(ctx) {
 
   // The retry answer has no attempts; the ones already shown stay until the next refresh brings the new one.
   let lastAttempts = delivery.attempts ?? [];
-  const retryButton = h("button", { type: "button", class: "primary", "data-testid": "retry-delivery" }, "Retry now");
+  const retryButton = h("button", { type: "button", class: "primary", "data-testid": "retry-delivery", "data-writes": "" }, "Retry now");
   retryButton.addEventListener("click", () =>
     void runAction(retryButton, async () => {
       const updated = await ctx.api.post(`${path}/retry`);
@@ -112,7 +112,7 @@ export async function renderDeliveryDetail(ctx) {
       if (updated) show({ ...delivery, ...updated, attempts: lastAttempts });
     }),
   );
-  const recoverButton = h("button", { type: "button", class: "secondary" }, "Recover failed since this one");
+  const recoverButton = h("button", { type: "button", class: "secondary", "data-writes": "" }, "Recover failed since this one");
   recoverButton.addEventListener("click", () => {
     if (webhook) void recoverFailed(ctx, webhook, Date.parse(delivery.createdAt) || Number(delivery.createdAt), recoverButton);
   });

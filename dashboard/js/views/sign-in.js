@@ -1,5 +1,6 @@
 // Sign-in with a tenant or an admin API key. Which one it is, the server tells (see signIn).
-import { ApiError, saveSession, signIn } from "../api.js";
+// A portal link that has ended shows why instead: its holder has no key to sign in with.
+import { ApiError, clearSession, saveSession, signIn } from "../api.js";
 import { h, replaceChildren } from "../dom.js";
 
 export function renderSignIn(ctx, onSignedIn) {
@@ -42,4 +43,22 @@ export function renderSignIn(ctx, onSignedIn) {
 
   replaceChildren(ctx.view, form);
   keyInput.focus();
+}
+
+/** Instead of the sign-in form, for a portal link that expired or was refused. */
+export function renderPortalEnded(ctx, reason, session, onLeave) {
+  const heading = reason === "expired" ? "This link has expired" : "This link is not valid";
+  const why =
+    reason === "expired"
+      ? `The portal link for ${session.tenantName || session.tenantId} expired at ${new Date(session.expiresAt).toLocaleString()}. Ask whoever sent it for a new one.`
+      : "The server did not accept this portal link: it may have been revoked or changed, or its tenant removed. Ask whoever sent it for a new one.";
+  const leave = h("button", { type: "button", class: "link" }, "Sign in with an API key instead");
+  leave.addEventListener("click", () => {
+    clearSession();
+    onLeave();
+  });
+  replaceChildren(
+    ctx.view,
+    h("div", { class: "panel sign-in", role: "alert", "data-testid": "portal-ended", "data-reason": reason }, h("h1", null, heading), h("p", null, why), h("div", { class: "form-actions" }, leave)),
+  );
 }

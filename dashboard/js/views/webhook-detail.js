@@ -76,7 +76,7 @@ export async function renderWebhookDetail(ctx) {
 
   const rerender = () => void renderWebhookDetail(ctx);
   const button = (label, onClick, extra = {}) => {
-    const el = h("button", { type: "button", class: "secondary", ...extra }, label);
+    const el = h("button", { type: "button", class: "secondary", "data-writes": "", ...extra }, label);
     el.addEventListener("click", () => void onClick(el));
     return el;
   };
@@ -87,7 +87,7 @@ export async function renderWebhookDetail(ctx) {
       if (await sendTestEvent(ctx, webhook, el)) setTimeout(refresh, 500);
     }, { "data-testid": "send-test" }),
     button(webhook.status === "active" ? "Pause" : "Resume", async (el) => (await togglePaused(ctx, webhook, el)) && rerender(), { "data-testid": "toggle-paused" }),
-    h("a", { class: "button secondary", href: ctx.hrefTo(`/webhooks/${encodeURIComponent(id)}/edit`) }, "Edit"),
+    h("a", { class: "button secondary", href: ctx.hrefTo(`/webhooks/${encodeURIComponent(id)}/edit`), "data-writes": "" }, "Edit"),
     button("Rotate secret", (el) => rotateSecret(ctx, webhook, el)),
     button("Recover failed (24 h)", async (el) => (await recoverFailed(ctx, webhook, Date.now() - 86_400_000, el)) && refresh()),
     button("Delete", async (el) => (await deleteWebhook(ctx, webhook, el)) && ctx.navigate("/webhooks"), { class: "danger" }),

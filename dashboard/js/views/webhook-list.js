@@ -19,11 +19,11 @@ export async function renderWebhookList(ctx) {
   const rows = webhooks.map((webhook) => {
     const rateCell = h("td", { "data-label": "Success" }, "…");
     const lastCell = h("td", { "data-label": "Last delivery" }, "…");
-    const toggle = h("button", { type: "button", class: "secondary small" }, webhook.status === "active" ? "Pause" : "Resume");
+    const toggle = h("button", { type: "button", class: "secondary small", "data-writes": "" }, webhook.status === "active" ? "Pause" : "Resume");
     toggle.addEventListener("click", async () => {
       if (await togglePaused(ctx, webhook, toggle)) await renderWebhookList(ctx);
     });
-    const test = h("button", { type: "button", class: "secondary small", "data-testid": "send-test" }, "Send test");
+    const test = h("button", { type: "button", class: "secondary small", "data-testid": "send-test", "data-writes": "" }, "Send test");
     test.addEventListener("click", () => void sendTestEvent(ctx, webhook, test));
     ctx.api
       .get(`/v1/webhooks/${encodeURIComponent(webhook.id)}/stats`)
@@ -50,7 +50,7 @@ export async function renderWebhookList(ctx) {
       h("td", { "data-label": "Events", class: "small-text" }, (webhook.events ?? []).join(", ") || "*"),
       rateCell,
       lastCell,
-      h("td", { class: "row-actions" }, h("div", { class: "actions" }, test, toggle, h("a", { class: "button secondary small", href: ctx.hrefTo(`/webhooks/${encodeURIComponent(webhook.id)}/edit`) }, "Edit"))),
+      h("td", { class: "row-actions" }, h("div", { class: "actions" }, test, toggle, h("a", { class: "button secondary small", href: ctx.hrefTo(`/webhooks/${encodeURIComponent(webhook.id)}/edit`), "data-writes": "" }, "Edit"))),
     );
   });
 
@@ -60,10 +60,10 @@ export async function renderWebhookList(ctx) {
       "div",
       { class: "page-head" },
       h("h1", null, "Webhooks"),
-      h("a", { class: "button primary", href: ctx.hrefTo("/webhooks/new"), "data-testid": "new-webhook" }, "New webhook"),
+      h("a", { class: "button primary", href: ctx.hrefTo("/webhooks/new"), "data-testid": "new-webhook", "data-writes": "" }, "New webhook"),
     ),
     webhooks.length === 0
-      ? h("div", { class: "panel empty" }, h("p", null, "No webhooks yet."), h("a", { class: "button primary", href: ctx.hrefTo("/webhooks/new") }, "Create the first one"))
+      ? h("div", { class: "panel empty" }, h("p", null, "No webhooks yet."), h("a", { class: "button primary", href: ctx.hrefTo("/webhooks/new"), "data-writes": "" }, "Create the first one"))
       : h(
           "table",
           { class: "data-table", "data-testid": "webhook-table" },

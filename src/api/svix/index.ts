@@ -8,12 +8,13 @@ import type { FastifyInstance } from "fastify";
 import { assertJsonValue } from "../../domain/json-limits.js";
 import type { ApiContext } from "../context.js";
 import { registerSvixApplicationRoutes } from "./applications.js";
+import { registerSvixAuthenticationRoutes, registerSvixExpireAllRoute } from "./authentication.js";
 import { installSvixErrors, notSupported } from "./common.js";
 import { registerSvixEndpointRoutes } from "./endpoints.js";
 import { registerSvixMessageRoutes } from "./messages.js";
 import { SvixError, SvixValidationError } from "./schemas.js";
 
-export function svixRoutes({ herald }: ApiContext) {
+export function svixRoutes({ herald, auth }: ApiContext) {
   return async function registerSvixRoutes(app: FastifyInstance): Promise<void> {
     app.addSchema(SvixError);
     app.addSchema(SvixValidationError);
@@ -28,6 +29,8 @@ export function svixRoutes({ herald }: ApiContext) {
     registerSvixApplicationRoutes(app, herald);
     registerSvixEndpointRoutes(app, herald);
     registerSvixMessageRoutes(app, herald);
+    registerSvixAuthenticationRoutes(app, herald);
+    registerSvixExpireAllRoute(app, herald, () => auth.forgetKeys());
     // Every other Svix path (transformations, replays, integrations, statistics, operational
     // webhooks, ...) is a Svix feature Herald lacks: 501, after authentication like the rest.
     app.all("/api/v1/*", { schema: { hide: true } }, async (request) => {

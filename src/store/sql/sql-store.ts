@@ -113,6 +113,14 @@ export abstract class SqlStore implements Store {
     return tenants.revokeApiKey(this.sql, id, now);
   }
 
+  revokePortalLinks(tenantId: string, before: number) {
+    return tenants.revokePortalLinks(this.sql, tenantId, before);
+  }
+
+  portalLinkState(tenantId: string) {
+    return tenants.portalLinkState(this.sql, tenantId);
+  }
+
   // ---- webhooks
 
   insertWebhook(webhook: Webhook) {

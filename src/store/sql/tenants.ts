@@ -1,4 +1,4 @@
-/** Tenants and their API keys. */
+/** Tenants, their API keys and the revocation of their portal links. */
 import type { ApiKey, Tenant } from "../../domain/types.js";
 import { type ApiKeyRow, type TenantRow, rowToApiKey, rowToTenant } from "../rows.js";
 import type { StoredApiKey } from "../store.js";
@@ -70,4 +70,22 @@ export async function listApiKeys(db: SqlRunner, tenantId: string): Promise<ApiK
 
 export async function revokeApiKey(db: SqlRunner, id: string, now: number): Promise<boolean> {
   return (await db.run("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL", [now, id])).changes === 1;
+}
+
+export async function revokePortalLinks(db: SqlRunner, tenantId: string, before: number): Promise<void> {
+  await db.run(
+    "INSERT INTO portal_link_revocations (tenant_id, revoked_before) VALUES ($1, $2) ON CONFLICT (tenant_id) DO UPDATE SET revoked_before = excluded.revoked_before",
+    [tenantId, before],
+  );
+}
+
+/** One read per portal link checked: whether the tenant exists, and when its links were last revoked. */
+export async function portalLinkState(db: SqlRunner, tenantId: string): Promise<{ revokedBefore: number | null } | null> {
+  const row = await db.get<{ revoked_before: number | string | null }>(
+    "SELECT r.revoked_before FROM tenants t LEFT JOIN portal_link_revocations r ON r.tenant_id = t.id WHERE t.id = $1",
+    [tenantId],
+  );
+  if (!row) return null;
+  // PostgreSQL returns BIGINT as text.
+  return { revokedBefore: row.revoked_before === null ? null : Number(row.revoked_before) };
 }
