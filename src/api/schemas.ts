@@ -111,6 +111,9 @@ const webhookFields = {
   channels: Type.Optional(Nullable(Type.Array(Type.String({ maxLength: 128 }), {
     minItems: 1, maxItems: 10, description: "Svix channels: only events sent to one of them arrive; null: every event",
   }))),
+  filter: Type.Optional(Nullable(AnyObject(
+    'payload filter: a MongoDB-style query over the event\'s {type, data, metadata}, e.g. {"data.amount": {"$gte": 100}}; only events it matches arrive; null or {}: none (docs/delivery.md#payload-filters)',
+  ))),
 };
 
 export const CreateWebhookBody = Type.Object(
@@ -154,6 +157,7 @@ export const Webhook = Type.Object(
     metadata: AnyObject("metadata"),
     uid: Type.Optional(Nullable(Type.String())),
     channels: Type.Optional(Nullable(Type.Array(Type.String()))),
+    filter: Type.Optional(Nullable(AnyObject("payload filter; null: none"))),
     createdAt: Type.String({ format: "date-time" }),
     updatedAt: Type.String({ format: "date-time" }),
   },

@@ -103,6 +103,8 @@ export interface Webhook {
   uid?: string | null;
   /** Svix channels: only events sent to one of them reach it; null (or absent) takes every event. */
   channels?: string[] | null;
+  /** Payload filter: a MongoDB-style query over `{type, data, metadata}`; only events it matches reach the webhook. Null (or absent): none. */
+  filter?: Record<string, unknown> | null;
   /** When its deliveries started giving up without a success since; null while healthy. */
   failingSince: number | null;
   createdAt: number;

@@ -8,6 +8,7 @@ import { generateSigningSecret, isSigningSecret } from "../signing/standard-webh
 import { assertEventPatterns } from "./event-patterns.js";
 import { uuidv7 } from "./ids.js";
 import { assertJsonValue, assertStorableText } from "./json-limits.js";
+import { checkPayloadFilter } from "./payload-filter.js";
 import { DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUT_MS, resolveRetryPolicy, type RetryInput } from "./retry-policy.js";
 import type { HmacSignatureFormat, HttpMethod, OAuth2AuthMethod, OAuth2Credentials, PayloadFormat, RetryPolicy, Webhook, WebhookAuth, WebhookKind, WebhookStatus } from "./types.js";
 import {
@@ -44,6 +45,8 @@ export interface WebhookInput {
   uid?: string | null;
   /** Svix channels: only events sent to one of them reach it; null takes every event. */
   channels?: string[] | null;
+  /** Payload filter over `{type, data, metadata}` (MongoDB query syntax, src/domain/payload-filter.ts); null or `{}`: none. */
+  filter?: Record<string, unknown> | null;
 }
 
 export type WebhookPatch = Partial<Omit<WebhookInput, "secret">> & { status?: WebhookStatus };
@@ -62,7 +65,7 @@ export const MAX_RATE_LIMIT_PER_SECOND = 100_000;
 
 const KNOWN_FIELDS = new Set([
   "name", "url", "description", "events", "method", "headers", "publicHeaders", "auth", "retry", "timeoutMs", "status",
-  "payloadFormat", "rateLimitPerSecond", "maxConcurrency", "ordered", "metadata", "secret", "uid", "channels",
+  "payloadFormat", "rateLimitPerSecond", "maxConcurrency", "ordered", "metadata", "secret", "uid", "channels", "filter",
   "propagateTraceContext",
 ]);
 
@@ -302,6 +305,7 @@ export function buildWebhook(rawInput: unknown, context: NewWebhookContext): Web
     metadata: input.metadata === undefined ? {} : checkMetadata(input.metadata),
     uid: input.uid === undefined ? null : checkUid(input.uid),
     channels: input.channels === undefined ? null : checkChannels(input.channels),
+    filter: input.filter === undefined ? null : checkPayloadFilter(input.filter),
     failingSince: null,
     createdAt: context.now,
     updatedAt: context.now,
@@ -363,6 +367,7 @@ export function applyWebhookPatch(current: Webhook, rawPatch: unknown, now: numb
   if (patch.metadata !== undefined) next.metadata = checkMetadata(patch.metadata);
   if (patch.uid !== undefined) next.uid = checkUid(patch.uid);
   if (patch.channels !== undefined) next.channels = checkChannels(patch.channels);
+  if (patch.filter !== undefined) next.filter = checkPayloadFilter(patch.filter);
   return next;
 }
 

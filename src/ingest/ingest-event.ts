@@ -5,6 +5,7 @@
 import { assertEventType, matchesEventType } from "../domain/event-patterns.js";
 import { isUuid, uuidv7 } from "../domain/ids.js";
 import { assertJsonValue, assertStorableText } from "../domain/json-limits.js";
+import { type PayloadFilterTester, payloadFilterTester } from "../domain/payload-filter.js";
 import type { HeraldEvent } from "../domain/types.js";
 import { invalidField, tooLarge } from "../errors.js";
 import type { IngestRequest } from "../store/store.js";
@@ -34,26 +35,47 @@ export const DEFAULT_INGEST_LIMITS: IngestLimits = {
   idempotencyWindowMs: 24 * 3_600_000,
 };
 
+/** Which webhooks an event goes to: by its type, the channels it was sent to, and (for webhooks with a payload filter) its content. */
+export type WebhookTargets = (type: string, channels?: readonly string[] | null, event?: Pick<HeraldEvent, "data" | "metadata">) => readonly string[];
+
 /**
  * The webhooks an event of a type goes to, for one ingest call: each type is matched against
- * the tenant's subscribers once, not once per event (a batch is mostly one type).
+ * the tenant's subscribers once, not once per event (a batch is mostly one type). Payload
+ * filters are evaluated per event, and only for the webhooks of its type that have one: a
+ * tenant without filters pays nothing for them.
  */
 export function makeWebhookTargets(
-  subscribers: Array<{ id: string; events: string[]; channels?: string[] | null }>,
-): (type: string, channels?: readonly string[] | null) => string[] {
-  const byType = new Map<string, { webhooks: typeof subscribers; ids: string[] }>();
+  subscribers: Array<{ id: string; events: string[]; channels?: string[] | null; filter?: string | null }>,
+): WebhookTargets {
+  const byType = new Map<string, { webhooks: typeof subscribers; ids: string[]; filtered: boolean }>();
   const anyChannel = subscribers.some((webhook) => webhook.channels);
-  return (type, channels) => {
+  const filters = filtersOf(subscribers);
+  return (type, channels, event) => {
     let matching = byType.get(type);
     if (matching === undefined) {
       const webhooks = subscribers.filter((webhook) => matchesEventType(webhook.events, type));
-      byType.set(type, (matching = { webhooks, ids: webhooks.map((webhook) => webhook.id) }));
+      const filtered = filters !== null && webhooks.some((webhook) => filters.has(webhook.id));
+      byType.set(type, (matching = { webhooks, ids: webhooks.map((webhook) => webhook.id), filtered }));
     }
-    if (!anyChannel && !channels) return matching.ids;
+    if (!anyChannel && !channels && !matching.filtered) return matching.ids;
     // A webhook with channels takes only events sent to one of them; one without takes every event.
     const sent = channels ?? [];
-    return matching.webhooks.filter((webhook) => !webhook.channels || sent.some((channel) => webhook.channels!.includes(channel))).map((webhook) => webhook.id);
+    const envelope = matching.filtered ? { type, data: event?.data, metadata: event?.metadata ?? null } : null;
+    return matching.webhooks
+      .filter((webhook) =>
+        (!webhook.channels || sent.some((channel) => webhook.channels!.includes(channel))) &&
+        (envelope === null || (filters?.get(webhook.id)?.(envelope) ?? true)))
+      .map((webhook) => webhook.id);
   };
+}
+
+/** Each subscriber's compiled payload filter, by webhook id; null when none has one (the common case). */
+function filtersOf(subscribers: ReadonlyArray<{ id: string; filter?: string | null }>): Map<string, PayloadFilterTester> | null {
+  let filters: Map<string, PayloadFilterTester> | null = null;
+  for (const webhook of subscribers) {
+    if (webhook.filter) (filters ??= new Map()).set(webhook.id, payloadFilterTester(webhook.filter));
+  }
+  return filters;
 }
 
 /**
@@ -65,7 +87,7 @@ export function prepareIngest(
   input: EventInput,
   limits: IngestLimits,
   now: number,
-  webhooksFor: (type: string, channels?: readonly string[] | null) => readonly string[],
+  webhooksFor: WebhookTargets,
 ): IngestRequest & Required<Pick<IngestRequest, "serialized">> {
   if (typeof input !== "object" || input === null) throw invalidField("event", "must be an object with type and data");
   // Before anything recursive (JSON.stringify here, the event type's schema after): a 100,000-level document overflows the stack.
@@ -101,7 +123,7 @@ export function prepareIngest(
     metadata: input.metadata ?? null,
     createdAt: now,
   };
-  const deliveries = webhooksFor(event.type, input.channels).map((webhookId) => ({ id: uuidv7(now), webhookId }));
+  const deliveries = webhooksFor(event.type, input.channels, event).map((webhookId) => ({ id: uuidv7(now), webhookId }));
   return { event, deliveries, idempotencyKey: input.idempotencyKey ?? null, idempotencyWindowMs: limits.idempotencyWindowMs, serialized };
 }
 

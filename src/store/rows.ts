@@ -29,6 +29,7 @@ export interface WebhookRow {
   metadata: string;
   uid: string | null;
   channels: string | null;
+  filter: string | null;
   failing_since: number | string | null;
   created_at: number | string;
   updated_at: number | string;
@@ -68,6 +69,7 @@ export function webhookToRow(webhook: Webhook, box: SecretBox): WebhookRow {
     metadata: JSON.stringify(webhook.metadata),
     uid: webhook.uid ?? null,
     channels: webhook.channels ? JSON.stringify(webhook.channels) : null,
+    filter: webhook.filter ? JSON.stringify(webhook.filter) : null,
     failing_since: webhook.failingSince,
     created_at: webhook.createdAt,
     updated_at: webhook.updatedAt,
@@ -101,6 +103,7 @@ export function rowToWebhook(row: WebhookRow, box: SecretBox): Webhook {
     metadata: JSON.parse(row.metadata) as Record<string, unknown>,
     uid: row.uid ?? null,
     channels: row.channels ? (JSON.parse(row.channels) as string[]) : null,
+    filter: row.filter ? (JSON.parse(row.filter) as Record<string, unknown>) : null,
     failingSince: row.failing_since === null || row.failing_since === undefined ? null : Number(row.failing_since),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),

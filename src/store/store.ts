@@ -103,8 +103,8 @@ export interface WebhookFilter {
   cursor?: string;
 }
 
-/** What ingest needs to know of a webhook to fan an event out to it. */
-export type Subscriber = Pick<Webhook, "id" | "events" | "tenantId"> & { channels: string[] | null };
+/** What ingest needs to know of a webhook to fan an event out to it; `filter` is its payload filter's JSON text (compiled by text, payloadFilterTester). */
+export type Subscriber = Pick<Webhook, "id" | "events" | "tenantId"> & { channels: string[] | null; filter: string | null };
 
 export interface EventFilter {
   tenantId?: string;

@@ -31,6 +31,7 @@ export function makeWebhook(overrides: Partial<Webhook> = {}): Webhook {
     metadata: {},
     uid: null,
     channels: null,
+    filter: null,
     failingSince: null,
     createdAt: now,
     updatedAt: now,

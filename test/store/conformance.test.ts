@@ -134,6 +134,7 @@ describe.each(storeBackends)("$name store", (backend) => {
         description: "d",
         uid: "billing-main",
         channels: ["project.1", "eu"],
+        filter: { "data.amount": { $gte: 100 }, $or: [{ type: "a.b" }, { "metadata.x": { $exists: true } }] },
       });
       await store.insertWebhook(webhook);
       expect(await store.getWebhook(webhook.id)).toEqual(webhook);
@@ -190,15 +191,15 @@ describe.each(storeBackends)("$name store", (backend) => {
     it("lists as subscribers a tenant's active webhooks and the active global ones, with their patterns and owners (null: global)", async () => {
       const store = await open();
       const global = makeWebhook({ tenantId: null, events: ["*"] });
-      const own = makeWebhook({ tenantId: TENANT, events: ["a.*"], channels: ["eu"] });
+      const own = makeWebhook({ tenantId: TENANT, events: ["a.*"], channels: ["eu"], filter: { "data.amount": { $gte: 100 } } });
       const inactive = makeWebhook({ tenantId: TENANT, status: "inactive" });
       const disabledGlobal = makeWebhook({ tenantId: null, status: "disabled" });
       const other = makeWebhook({ tenantId: OTHER });
       for (const w of [global, own, inactive, disabledGlobal, other]) await store.insertWebhook(w);
       const subscribers = await store.listSubscribers(TENANT);
       expect(subscribers.sort((a, b) => a.id.localeCompare(b.id))).toEqual([
-        { id: global.id, events: ["*"], tenantId: null, channels: null },
-        { id: own.id, events: ["a.*"], tenantId: TENANT, channels: ["eu"] },
+        { id: global.id, events: ["*"], tenantId: null, channels: null, filter: null },
+        { id: own.id, events: ["a.*"], tenantId: TENANT, channels: ["eu"], filter: '{"data.amount":{"$gte":100}}' },
       ]);
     });
   });

@@ -8,7 +8,7 @@ import type { Command } from "commander";
 import { PAYLOAD_FORMATS } from "../../domain/webhook-input.js";
 import type { ApiClient } from "../api-client.js";
 import {
-  checkId, choice, clientFrom, parseJsonObject, parseList, parseWholeNumber, withServerOptions, type CommonFlags,
+  checkId, choice, clientFrom, parseJson, parseJsonObject, parseList, parseWholeNumber, withServerOptions, type CommonFlags,
 } from "../command-options.js";
 import { CliError, formatTime, formatValue, renderFields, renderTable, toJson } from "../output.js";
 
@@ -27,6 +27,7 @@ export interface WebhookView {
   auth?: { type: string; credentials?: Record<string, string> };
   retry?: Record<string, unknown>;
   timeoutMs?: number;
+  filter?: Record<string, unknown> | null;
   disabledReason?: string | null;
   secret?: string;
   createdAt?: unknown;
@@ -48,6 +49,7 @@ const METHODS = ["POST", "PUT", "PATCH"] as const;
 const AUTH_TYPES = ["none", "bearer", "basic", "api-key", "hmac", "oauth2"] as const;
 const HEADERS_EXAMPLE = `'{"X-Custom":"value"}'`;
 const CREDENTIALS_EXAMPLE = `'{"token":"secret123"}'`;
+const FILTER_EXAMPLE = `'{"data.amount":{"$gte":100}}'`;
 const RETRY_EXAMPLE = `'{"strategy":"fixed","maxAttempts":5,"initialDelayMs":2000}'`;
 const RETRY_STRATEGIES = ["exponential", "linear", "fixed"] as const;
 /** The server's bounds (src/domain/retry-policy.ts), checked here as well so that the error names the flag. */
@@ -167,6 +169,7 @@ interface WebhookFlags {
   retryMaxAttempts?: string;
   retryInitialDelay?: string;
   retryMaxDelay?: string;
+  filter?: string;
 }
 
 /** The flags create and update share (seed 003's, plus the SPEC's webhook fields). */
@@ -180,6 +183,7 @@ function withWebhookFields(command: Command): Command {
     .option("--public-headers <list>", 'names of --headers whose values are not secret and may be shown, comma-separated ("" for none)')
     .option("--auth-type <type>", "none, bearer, basic, api-key, hmac or oauth2")
     .option("--auth-credentials <json>", `credentials for --auth-type as JSON, e.g. ${CREDENTIALS_EXAMPLE}`)
+    .option("--filter <json>", `payload filter: a MongoDB-style query over the event's {type, data, metadata}, e.g. ${FILTER_EXAMPLE}; only events it matches are delivered ("null" removes it)`)
     .option("--payload-format <format>", "body shape: identus (default), prism (seed 000), standard, systemprompt (seed 003), agentfactory (seed 004) or svix")
     .option("--timeout <ms>", "request timeout in milliseconds")
     .option("--retry <json>", `retry policy as JSON, e.g. ${RETRY_EXAMPLE}; the --retry-* flags below win over its fields`)
@@ -197,6 +201,7 @@ function webhookBody(flags: WebhookFlags): Record<string, unknown> {
   if (flags.method !== undefined) body.method = choice("--method", flags.method.toUpperCase(), METHODS);
   if (flags.headers !== undefined) body.headers = parseJsonObject("--headers", flags.headers, HEADERS_EXAMPLE);
   if (flags.publicHeaders !== undefined) body.publicHeaders = flags.publicHeaders.trim() === "" ? [] : parseList("--public-headers", flags.publicHeaders);
+  if (flags.filter !== undefined) body.filter = parseFilter(flags.filter);
   if (flags.payloadFormat !== undefined) body.payloadFormat = choice("--payload-format", flags.payloadFormat, PAYLOAD_FORMATS);
   if (flags.timeout !== undefined) body.timeoutMs = parseWholeNumber("--timeout", flags.timeout, 100, 300_000, "milliseconds");
   const retry = retryBody(flags);
@@ -210,6 +215,14 @@ function webhookBody(flags: WebhookFlags): Record<string, unknown> {
     throw new CliError("--auth-credentials: give --auth-type too (bearer, basic, api-key, hmac or oauth2)");
   }
   return body;
+}
+
+/** A JSON query object, or null (no filter); the server checks the query itself and names the place of a fault (filter.data.amount.$foo). */
+function parseFilter(text: string): Record<string, unknown> | null {
+  const value = parseJson("--filter", text, FILTER_EXAMPLE);
+  if (value === null) return null;
+  if (typeof value !== "object" || Array.isArray(value)) throw new CliError(`--filter: must be a JSON object, or null to remove the filter, e.g. ${FILTER_EXAMPLE}`);
+  return value as Record<string, unknown>;
 }
 
 /** --retry's JSON with the single-setting flags (seed 003's names) merged over it: a flag beside the JSON wins. */
@@ -268,6 +281,7 @@ export function webhookFields(webhook: WebhookView): string {
     ["URL", webhook.url],
     ["Status", webhook.status + (webhook.disabledReason ? ` (${webhook.disabledReason})` : "")],
     ["Events", formatValue(webhook.events)],
+    ["Filter", webhook.filter ? JSON.stringify(webhook.filter) : "-"],
     ["Method", formatValue(webhook.method)],
     ["Payload format", formatValue(webhook.payloadFormat)],
     ["Headers", formatValue(webhook.headers && Object.keys(webhook.headers).length > 0 ? webhook.headers : null)],

@@ -56,8 +56,8 @@ export async function deleteWebhook(db: SqlRunner, id: string): Promise<boolean>
 
 /** Active webhooks that can receive this tenant's events (its own and the global ones). */
 export async function listSubscribers(db: SqlRunner, tenantId: string): Promise<Subscriber[]> {
-  const rows = await db.all<{ id: string; events: string; tenant_id: string | null; channels: string | null }>(
-    "SELECT id, events, tenant_id, channels FROM webhooks WHERE status = 'active' AND (tenant_id = $1 OR tenant_id IS NULL)",
+  const rows = await db.all<{ id: string; events: string; tenant_id: string | null; channels: string | null; filter: string | null }>(
+    "SELECT id, events, tenant_id, channels, filter FROM webhooks WHERE status = 'active' AND (tenant_id = $1 OR tenant_id IS NULL)",
     [tenantId],
   );
   return rows.map((row) => ({
@@ -65,6 +65,7 @@ export async function listSubscribers(db: SqlRunner, tenantId: string): Promise<
     events: JSON.parse(row.events) as string[],
     tenantId: row.tenant_id,
     channels: row.channels ? (JSON.parse(row.channels) as string[]) : null,
+    filter: row.filter,
   }));
 }
 
