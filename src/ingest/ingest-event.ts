@@ -5,7 +5,7 @@
 import { assertEventType, matchesEventType } from "../domain/event-patterns.js";
 import { isUuid, uuidv7 } from "../domain/ids.js";
 import { assertJsonValue, assertStorableText } from "../domain/json-limits.js";
-import { type PayloadFilterTester, payloadFilterTester } from "../domain/payload-filter.js";
+import { type FilteredEvent, type PayloadFilterTester, payloadFilterTester } from "../domain/payload-filter.js";
 import type { HeraldEvent } from "../domain/types.js";
 import { invalidField, tooLarge } from "../errors.js";
 import type { IngestRequest } from "../store/store.js";
@@ -35,6 +35,9 @@ export const DEFAULT_INGEST_LIMITS: IngestLimits = {
   idempotencyWindowMs: 24 * 3_600_000,
 };
 
+/** Filter work one ingest call may spend, its events together; past it the call is refused (a 422 naming `filter`). */
+export const FILTER_CALL_BUDGET_MS = 250;
+
 /** Which webhooks an event goes to: by its type, the channels it was sent to, and (for webhooks with a payload filter) its content. */
 export type WebhookTargets = (type: string, channels?: readonly string[] | null, event?: Pick<HeraldEvent, "data" | "metadata">) => readonly string[];
 
@@ -50,6 +53,24 @@ export function makeWebhookTargets(
   const byType = new Map<string, { webhooks: typeof subscribers; ids: string[]; filtered: boolean }>();
   const anyChannel = subscribers.some((webhook) => webhook.channels);
   const filters = filtersOf(subscribers);
+  // One ingest call's filter work, all its events together: each evaluation is bounded
+  // (payload-filter-evaluate.ts), but a batch of events times costly filters is not.
+  let filterMs = 0;
+  const passes = (tester: PayloadFilterTester, envelope: FilteredEvent): boolean => {
+    if (filterMs > FILTER_CALL_BUDGET_MS) {
+      throw invalidField(
+        "filter",
+        `the payload filters of the webhooks these events go to took more than ${FILTER_CALL_BUDGET_MS} ms in this request; ` +
+          "send fewer events per request, or simplify the webhooks' filters (nothing of this request was accepted)",
+      );
+    }
+    const started = performance.now();
+    try {
+      return tester(envelope);
+    } finally {
+      filterMs += performance.now() - started;
+    }
+  };
   return (type, channels, event) => {
     let matching = byType.get(type);
     if (matching === undefined) {
@@ -64,7 +85,7 @@ export function makeWebhookTargets(
     return matching.webhooks
       .filter((webhook) =>
         (!webhook.channels || sent.some((channel) => webhook.channels!.includes(channel))) &&
-        (envelope === null || (filters?.get(webhook.id)?.(envelope) ?? true)))
+        (envelope === null || filters?.get(webhook.id) === undefined || passes(filters.get(webhook.id)!, envelope)))
       .map((webhook) => webhook.id);
   };
 }

@@ -165,6 +165,27 @@ describe("payload filter compiler", () => {
     expect(performance.now() - started).toBeLessThan(FILTER_PATTERN_BUDGET_MS * 20);
   });
 
+  test("one ingest call's filter work is bounded: costly filters over many events refuse the call, cheap ones never do", () => {
+    const descending = Array.from({ length: 4_000 }, (_, i) => 3_999 - i);
+    const costly = JSON.stringify(checkPayloadFilter({ "data.items": { $all: Array.from({ length: 190 }, (_, i) => i) } }));
+    const targets = makeWebhookTargets([{ id: "a", events: ["*"], filter: costly }, { id: "b", events: ["*"], filter: costly }]);
+    let refused: unknown;
+    let calls = 0;
+    for (; calls < 1_000 && refused === undefined; calls++) {
+      try {
+        expect(targets("t", null, { data: { items: descending }, metadata: null })).toEqual([]);
+      } catch (error) {
+        refused = error;
+      }
+    }
+    expect(refused).toMatchObject({ status: 422, field: "filter" });
+    expect((refused as Error).message).toMatch(/took more than 250 ms in this request; send fewer events per request/);
+    expect(calls).toBeGreaterThan(1); // the first event's evaluations fit
+
+    const cheap = makeWebhookTargets([{ id: "c", events: ["*"], filter: JSON.stringify(checkPayloadFilter({ "data.n": { $gte: 0 } })) }]);
+    for (let n = 0; n < 20_000; n++) expect(cheap("t", null, { data: { n }, metadata: null })).toEqual(["c"]);
+  });
+
   test("fan-out evaluates each webhook's filter per event, and only for webhooks of the event's type", () => {
     const filterText = JSON.stringify(checkPayloadFilter({ "data.amount": { $gte: 100 } }));
     const targets = makeWebhookTargets([
