@@ -414,7 +414,7 @@ export class Dispatcher {
       }
       const startedAt = Date.now();
       const request = buildRequest(webhook, delivery, startedAt);
-      const result = await this.sender.send(request, webhook.timeoutMs);
+      const result = await this.sender.send(request, webhook.timeoutMs, webhook);
       const attemptNumber = delivery.attemptCount + 1;
       const settledAt = startedAt + Math.round(result.durationMs);
       const decision = decideOutcome(webhook, result, attemptNumber, delivery.createdAt, settledAt);

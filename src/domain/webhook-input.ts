@@ -6,6 +6,7 @@ import { invalidField } from "../errors.js";
 import { HMAC_SIGNATURE_FORMATS } from "../signing/body-hmac.js";
 import { generateSigningSecret, isSigningSecret } from "../signing/standard-webhooks.js";
 import { assertEventPatterns } from "./event-patterns.js";
+import { checkProxyUrl, checkTls, maskProxyUrl, shownEgress, type PublicTls } from "./webhook-egress.js";
 import { uuidv7 } from "./ids.js";
 import { assertJsonValue, assertStorableText } from "./json-limits.js";
 import { DEFAULT_RETRY_POLICY, DEFAULT_TIMEOUT_MS, resolveRetryPolicy, type RetryInput } from "./retry-policy.js";
@@ -42,6 +43,10 @@ export interface WebhookInput {
   uid?: string | null;
   /** Svix channels: only events sent to one of them reach it; null takes every event. */
   channels?: string[] | null;
+  /** A forward proxy URL for this webhook, `"direct"` for none, or null for the server's HERALD_PROXY_URL. */
+  proxyUrl?: string | null;
+  /** mTLS: `{clientCert, clientKey, passphrase?, ca?}` in PEM, or `{ca}` alone; null for none. */
+  tls?: { clientCert?: string; clientKey?: string; passphrase?: string; ca?: string } | null;
 }
 
 export type WebhookPatch = Partial<Omit<WebhookInput, "secret">> & { status?: WebhookStatus };
@@ -60,7 +65,7 @@ export const MAX_RATE_LIMIT_PER_SECOND = 100_000;
 
 const KNOWN_FIELDS = new Set([
   "name", "url", "description", "events", "method", "headers", "publicHeaders", "auth", "retry", "timeoutMs", "status",
-  "payloadFormat", "rateLimitPerSecond", "maxConcurrency", "ordered", "metadata", "secret", "uid", "channels",
+  "payloadFormat", "rateLimitPerSecond", "maxConcurrency", "ordered", "metadata", "secret", "uid", "channels", "proxyUrl", "tls",
 ]);
 
 const UID_PATTERN = /^[a-zA-Z0-9\-_.]{1,256}$/;
@@ -267,6 +272,8 @@ export function buildWebhook(rawInput: unknown, context: NewWebhookContext): Web
     metadata: input.metadata === undefined ? {} : checkMetadata(input.metadata),
     uid: input.uid === undefined ? null : checkUid(input.uid),
     channels: input.channels === undefined ? null : checkChannels(input.channels),
+    ...(input.proxyUrl === undefined || input.proxyUrl === null ? {} : { proxyUrl: checkProxyUrl(input.proxyUrl) }),
+    ...(input.tls === undefined || input.tls === null ? {} : { tls: checkTls(input.tls, context.now) }),
     failingSince: null,
     createdAt: context.now,
     updatedAt: context.now,
@@ -327,17 +334,22 @@ export function applyWebhookPatch(current: Webhook, rawPatch: unknown, now: numb
   if (patch.metadata !== undefined) next.metadata = checkMetadata(patch.metadata);
   if (patch.uid !== undefined) next.uid = checkUid(patch.uid);
   if (patch.channels !== undefined) next.channels = checkChannels(patch.channels);
+  // A masked proxy URL sent back as read keeps its stored password.
+  if (patch.proxyUrl !== undefined) next.proxyUrl = current.proxyUrl && patch.proxyUrl === maskProxyUrl(current.proxyUrl) ? current.proxyUrl : checkProxyUrl(patch.proxyUrl);
+  if (patch.tls !== undefined) next.tls = checkTls(patch.tls, now);
   return next;
 }
 
 /** The webhook as callers see it: credentials, secrets and header values (but those in publicHeaders) masked. */
 export function redactWebhook(webhook: Webhook): PublicWebhook {
   const { secrets: _secrets, ...rest } = webhook;
-  return { ...rest, headers: shownHeaders(webhook), publicHeaders: webhook.publicHeaders ?? [], auth: redactAuth(webhook.auth) };
+  return { ...rest, headers: shownHeaders(webhook), publicHeaders: webhook.publicHeaders ?? [], auth: redactAuth(webhook.auth), ...shownEgress(webhook) };
 }
 
-export type PublicWebhook = Omit<Webhook, "secrets" | "auth" | "publicHeaders"> & {
+export type PublicWebhook = Omit<Webhook, "secrets" | "auth" | "publicHeaders" | "proxyUrl" | "tls"> & {
   publicHeaders: string[];
+  proxyUrl: string | null;
+  tls: PublicTls | null;
   auth: { type: WebhookAuth["type"]; credentials?: Record<string, string> };
 };
 

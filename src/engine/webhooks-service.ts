@@ -3,6 +3,7 @@ import { IDENTUS_RETRY_POLICY, IDENTUS_TIMEOUT_MS } from "../domain/retry-policy
 import type { Attempt, Delivery, DeliveryState, Page, RecoveryJob, Webhook, WebhookStats, WebhookStatus } from "../domain/types.js";
 import { applyWebhookPatch, buildWebhook, type WebhookInput, type WebhookPatch } from "../domain/webhook-input.js";
 import { conflict, internalError, invalidField, notFound } from "../errors.js";
+import { DIRECT } from "../domain/webhook-egress.js";
 import { checkTargetUrl } from "../security/target-guard.js";
 import { generateSigningSecret, isSigningSecret } from "../signing/standard-webhooks.js";
 import type { AttemptSeriesBucket, AttemptSeriesQuery } from "../store/stats-series.js";
@@ -80,6 +81,12 @@ export function makeWebhookService(ctx: EngineContext): WebhookService {
     if (holder && holder.id !== webhook.id) throw conflict("uid", `webhook ${holder.id} of this tenant already has uid ${webhook.uid}; choose another uid`);
   }
 
+  /** A webhook's own proxy is a place Herald connects to on a tenant's word: held to the target rules (the server's proxy is the operator's). */
+  async function checkOwnProxy(webhook: Webhook): Promise<void> {
+    if (!webhook.proxyUrl || webhook.proxyUrl === DIRECT) return;
+    await checkTargetUrl(webhook.proxyUrl, { ...config.targetPolicy, deniedPorts: [] }, "proxyUrl");
+  }
+
   async function save(next: Webhook): Promise<Webhook> {
     await store.updateWebhook(next);
     cache.prime(next);
@@ -113,6 +120,7 @@ export function makeWebhookService(ctx: EngineContext): WebhookService {
         ...(identus ? { retryBase: IDENTUS_RETRY_POLICY, timeoutMs: IDENTUS_TIMEOUT_MS } : {}),
       });
       await checkTargetUrl(webhook.url, config.targetPolicy);
+      await checkOwnProxy(webhook);
       await assertUidFree(webhook);
       await store.insertWebhook(webhook);
       cache.prime(webhook);
@@ -144,6 +152,7 @@ export function makeWebhookService(ctx: EngineContext): WebhookService {
       const current = await find(id, scope);
       const patched = applyWebhookPatch(current, patch, Date.now());
       if (patched.url !== current.url) await checkTargetUrl(patched.url, config.targetPolicy);
+      if (patched.proxyUrl !== current.proxyUrl) await checkOwnProxy(patched);
       if (patched.uid !== current.uid) await assertUidFree(patched);
       const next = await save(patched);
       if (next.status === "active") ctx.work.notify();

@@ -126,34 +126,34 @@ function portOf(url: URL): number {
   return url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port);
 }
 
-function deniedPortError(host: string, port: number): HeraldError {
+function deniedPortError(host: string, port: number, field = "url"): HeraldError {
   return privateTarget(
-    "url",
+    field,
     `port ${port} on ${host} is a service port webhooks may not reach (HERALD_DENIED_PORTS; library: deniedPorts); point the webhook at the receiver's HTTP port, or remove ${port} from HERALD_DENIED_PORTS`,
   );
 }
 
-export function privateTargetError(host: string, address: string, range: string): HeraldError {
+export function privateTargetError(host: string, address: string, range: string, field = "url"): HeraldError {
   const shown = host === address ? address : `${host} (${address})`;
-  return privateTarget("url", `${shown} is in the ${range} range, which webhooks may not reach; set HERALD_ALLOW_PRIVATE_TARGETS=true (library: allowPrivateTargets: true) to allow it`);
+  return privateTarget(field, `${shown} is in the ${range} range, which webhooks may not reach; set HERALD_ALLOW_PRIVATE_TARGETS=true (library: allowPrivateTargets: true) to allow it`);
 }
 
 /**
  * The early check, when a URL is saved. A hostname that does not resolve now is accepted:
  * it is checked again, against the address really dialled, on every delivery.
  */
-export async function checkTargetUrl(url: string, policy: TargetPolicy): Promise<void> {
+export async function checkTargetUrl(url: string, policy: TargetPolicy, field = "url"): Promise<void> {
   const parsed = new URL(url);
-  if (policy.httpsOnly && parsed.protocol !== "https:") {
+  if (policy.httpsOnly && parsed.protocol !== "https:" && field === "url") {
     throw invalidField("url", "must use https (HERALD_HTTPS_ONLY is set)");
   }
   const host = parsed.hostname.replace(/^\[|\]$/g, "");
   const port = portOf(parsed);
-  if (policy.deniedPorts.includes(port)) throw deniedPortError(host, port);
+  if (policy.deniedPorts.includes(port)) throw deniedPortError(host, port, field);
   if (policy.allowPrivateTargets) return;
   if (isIP(host)) {
     const range = nonPublicRange(host);
-    if (range) throw privateTargetError(host, host, range);
+    if (range) throw privateTargetError(host, host, range, field);
     return;
   }
   let addresses: LookupAddress[];
@@ -164,7 +164,24 @@ export async function checkTargetUrl(url: string, policy: TargetPolicy): Promise
   }
   for (const { address } of addresses) {
     const range = nonPublicRange(address);
-    if (range) throw privateTargetError(host, address, range);
+    if (range) throw privateTargetError(host, address, range, field);
+  }
+}
+
+/**
+ * The check for a request sent through a forward proxy: the proxy, not Herald, connects to the
+ * target, so the guarded lookup never sees its address. The target is resolved here just before
+ * the request and refused as a direct connection would be; unlike checkTargetUrl, a name that
+ * does not resolve is refused too (the proxy might resolve it to anything).
+ */
+export async function checkProxiedTarget(host: string, port: number, policy: TargetPolicy, field = "url"): Promise<void> {
+  const bare = host.replace(/^\[|\]$/g, "");
+  if (policy.deniedPorts.includes(port)) throw deniedPortError(bare, port, field);
+  if (policy.allowPrivateTargets) return;
+  const addresses = isIP(bare) ? [{ address: bare }] : await dnsLookupAsync(bare, { all: true, verbatim: true });
+  for (const { address } of addresses) {
+    const range = nonPublicRange(address);
+    if (range) throw privateTargetError(bare, address, range, field);
   }
 }
 
@@ -186,9 +203,9 @@ function guardedLookup(hostname: string, options: { all?: boolean }, callback: L
 }
 
 /** undici connect option enforcing the policy on every new connection; undefined when it would let everything through. */
-export function guardedConnector(policy: TargetPolicy): buildConnector.connector | undefined {
-  if (policy.allowPrivateTargets && policy.deniedPorts.length === 0) return undefined;
-  const connect = buildConnector(policy.allowPrivateTargets ? {} : { lookup: guardedLookup as never });
+export function guardedConnector(policy: TargetPolicy, tls?: buildConnector.BuildOptions): buildConnector.connector | undefined {
+  if (policy.allowPrivateTargets && policy.deniedPorts.length === 0) return tls === undefined ? undefined : buildConnector(tls);
+  const connect = buildConnector({ ...tls, ...(policy.allowPrivateTargets ? {} : { lookup: guardedLookup as never }) });
   const denied = new Set(policy.deniedPorts);
   return (options, callback) => {
     const host = options.hostname.replace(/^\[|\]$/g, "");

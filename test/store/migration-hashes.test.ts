@@ -15,11 +15,13 @@ const RELEASED: Record<string, string> = {
   "sqlite/000003_shared_rate_limit.sql": "6356c59044f6d1aa7beb0475c8898f5d6b5049aa1fe44ed45c8a162dd461f48a",
   "sqlite/000004_claim_window_index.sql": "98df91d9c1977471e1218437a200bad3d375f5fd47060d01287afb74ffe2b36a",
   "sqlite/000005_svix_fields.sql": "c455df6c0ae6c9ca2a51cd545daa28b792faca53ccc9b31e5f0e26accdc32e1f",
+  "sqlite/000007_egress.sql": "9056d049c7598be9ffd2b0488f627f2f686ab39561bc1308164e219a65e0a180",
   "postgres/000001_init.sql": "1c5954f5db99e0a575d382cce2ee14996dca3021b572aecf7ed65d2c61e6f324",
   "postgres/000002_delivery_policy.sql": "4467b80f85020199bef1442e36e36529d5a765191e980eadf8b077d30701c4ae",
   "postgres/000003_shared_rate_limit.sql": "f85ddbab189e1b7c7ce61a196ff25fd8c86124f41d910849343a067738786535",
   "postgres/000004_claim_window_index.sql": "c89d117a6beaed3b4fdc2e958c53a8067cf0d7f851f0d20c9b87c03962229973",
   "postgres/000005_svix_fields.sql": "c455df6c0ae6c9ca2a51cd545daa28b792faca53ccc9b31e5f0e26accdc32e1f",
+  "postgres/000007_egress.sql": "9056d049c7598be9ffd2b0488f627f2f686ab39561bc1308164e219a65e0a180",
 };
 
 const DIRS = { sqlite: SQLITE_MIGRATIONS_DIR, postgres: POSTGRES_MIGRATIONS_DIR };
