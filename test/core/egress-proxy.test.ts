@@ -4,7 +4,9 @@
  * SSRF guard on the target behind the proxy. The proxy is a real one on 127.0.0.1
  * (test/helpers/forward-proxy.ts), forwarding http:// requests and tunnelling https:// ones.
  */
+import { Agent } from "undici";
 import { afterEach, describe, expect, test } from "vitest";
+import { EgressRoutes } from "../../src/dispatch/egress.js";
 import { loadConfig } from "../../src/config/load-config.js";
 import { bypassesProxy, parseNoProxy } from "../../src/dispatch/no-proxy.js";
 import { buildWebhook, redactWebhook } from "../../src/domain/webhook-input.js";
@@ -51,15 +53,16 @@ describe("the server's proxy (HERALD_PROXY_URL)", () => {
     expect(Object.keys(delivery!.attempts[0]!.request.headers)).not.toContain("host");
   });
 
-  test("an https:// delivery goes through a CONNECT tunnel, with the receiver's certificate checked end to end", async () => {
+  test("an https:// delivery goes through a CONNECT tunnel: TLS end to end, the receiver's certificate checked and the client certificate presented", async () => {
     const proxy = await startForwardProxy();
-    const tlsReceiver = await startTlsReceiver({ requestCert: false });
+    const tlsReceiver = await startTlsReceiver({ requestCert: true });
     const herald = await started({ proxyUrl: proxy.url });
-    await herald.webhooks.create({ url: `${tlsReceiver.url}/secure`, tls: { ca: fixture("ca.pem") } });
+    const tls = { clientCert: fixture("client.pem"), clientKey: fixture("client.key"), ca: fixture("ca.pem") };
+    await herald.webhooks.create({ url: `${tlsReceiver.url}/secure`, tls });
     const [delivery] = await deliverAll(herald);
     expect(delivery!.state).toBe("succeeded");
     expect(proxy.seen).toEqual([{ kind: "connect", target: new URL(tlsReceiver.url).host, proxyAuthorization: undefined }]);
-    expect(tlsReceiver.requests.map((q) => q.path)).toEqual(["/secure"]);
+    expect(tlsReceiver.requests).toMatchObject([{ path: "/secure", clientCn: "herald-test-client" }]);
   });
 
   test("proxy credentials in the URL are sent as Proxy-Authorization and appear in no answer or attempt record", async () => {
@@ -253,5 +256,27 @@ describe("configuration", () => {
     for (const [host, port, bypass] of cases) expect(bypassesProxy(rules, host, port), `${host}:${port}`).toBe(bypass);
     expect(bypassesProxy(parseNoProxy("*"), "anything.example", 443)).toBe(true);
     expect(bypassesProxy(parseNoProxy(""), "anything.example", 443)).toBe(false);
+  });
+});
+
+describe("dispatchers", () => {
+  test("one ProxyAgent per distinct proxy URL, shared by the webhooks using it and closed with the sender", async () => {
+    const own = new Agent();
+    const routes = new EgressRoutes(
+      { proxyUrl: "http://127.0.0.1:3128", noProxy: parseNoProxy(".local"), policy: { allowPrivateTargets: true, httpsOnly: false, deniedPorts: [] }, agentOptions: {} },
+      own,
+    );
+    const a = routes.route({ id: "a", url: "http://127.0.0.1:1/" })!;
+    const b = routes.route({ id: "b", url: "https://127.0.0.1:2/" })!;
+    const c = routes.route({ id: "c", url: "http://127.0.0.1:3/", proxyUrl: "http://127.0.0.1:8080" })!;
+    expect(b.dispatcher).toBe(a.dispatcher);
+    expect(c.dispatcher).not.toBe(a.dispatcher);
+    // A host in noProxy goes through the sender's own agent, with no check of its own.
+    expect(routes.route({ id: "d", url: "http://printer.local/" })).toMatchObject({ dispatcher: own, check: null, via: null });
+    expect(routes.route({ id: "e", url: "http://127.0.0.1:4/", proxyUrl: "direct" })).toBeNull();
+    expect(routes.openPools).toBe(2);
+    await routes.close();
+    expect(routes.openPools).toBe(0);
+    await own.close();
   });
 });

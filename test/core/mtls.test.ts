@@ -3,7 +3,10 @@
  * that demands one (node:https with requestCert and the test CA of test/fixtures/tls), its key is
  * sealed and never shown, and a certificate that cannot work is refused when it is given.
  */
+import { Agent } from "undici";
 import { afterEach, describe, expect, test } from "vitest";
+import { EgressRoutes } from "../../src/dispatch/egress.js";
+import { parseNoProxy } from "../../src/dispatch/no-proxy.js";
 import type { Herald } from "../../src/index.js";
 import { redactWebhook } from "../../src/domain/webhook-input.js";
 import { closeEngines, eventually, openEngine, storeOf } from "../helpers/engine.js";
@@ -137,5 +140,34 @@ describe("the key is sealed and never shown", () => {
     // Read back through a second store: what is stored opens to the same material.
     const stored = await (await storeOf(herald)).getWebhook(webhook.id);
     expect(stored?.tls).toEqual(tls);
+  });
+});
+
+describe("one agent per distinct certificate", () => {
+  test("webhooks with the same certificate share an agent; a replaced certificate's agent is closed once unused; plain webhooks take the sender's own", async () => {
+    const own = new Agent();
+    const routes = new EgressRoutes(
+      { proxyUrl: null, noProxy: parseNoProxy(""), policy: { allowPrivateTargets: true, httpsOnly: false, deniedPorts: [] }, agentOptions: {} },
+      own,
+    );
+    try {
+      const first = routes.route({ id: "a", url: "https://127.0.0.1:1/", tls: clientTls() })!;
+      const second = routes.route({ id: "b", url: "https://127.0.0.1:2/", tls: clientTls() })!;
+      expect(second.dispatcher).toBe(first.dispatcher);
+      expect(routes.route({ id: "c", url: "https://127.0.0.1:3/" })).toBeNull();
+      expect(routes.openPools).toBe(1);
+
+      const other = { clientCert: fixture("other-client.pem"), clientKey: fixture("other-client.key") };
+      const replacedA = routes.route({ id: "a", url: "https://127.0.0.1:1/", tls: other })!;
+      expect(replacedA.dispatcher).not.toBe(first.dispatcher);
+      expect(routes.openPools).toBe(2); // b still uses the first certificate
+      routes.route({ id: "b", url: "https://127.0.0.1:2/", tls: null });
+      expect(routes.openPools).toBe(1);
+      expect((first.dispatcher as Agent).closed).toBe(true);
+      expect((replacedA.dispatcher as Agent).closed).toBe(false);
+    } finally {
+      await routes.close();
+      await own.close();
+    }
   });
 });
