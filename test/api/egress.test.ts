@@ -90,6 +90,8 @@ describe("/v1/webhooks proxyUrl and tls", () => {
     }
     const bad = await server.app.inject({ method: "PATCH", url: `/v1/webhooks/${id}`, headers: tenantHeaders(server), payload: { proxyUrl: "ftp://x" } });
     expect(bad.json<{ field: string }>().field).toBe("proxyUrl");
+    const unknown = await server.app.inject({ method: "PATCH", url: `/v1/webhooks/${id}`, headers: tenantHeaders(server), payload: { tls: { ...tls(), cert: "x" } } });
+    expect([unknown.statusCode, unknown.json<{ field: string }>().field], unknown.body).toEqual([400, "tls.cert"]); // unknown fields are the schema layer's 400, as for every body
   });
 
   test("a server started with HERALD_PROXY_URL delivers through the proxy; HERALD_NO_PROXY hosts go direct", async () => {
