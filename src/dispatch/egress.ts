@@ -14,7 +14,8 @@
  * and the port is not a denied one. The server's proxy may itself be on a private address (the
  * operator chose it); a webhook's own proxy is checked like a target.
  */
-import { Agent, ProxyAgent, type Dispatcher } from "undici";
+import { LRUCache } from "lru-cache";
+import { Agent, ProxyAgent, type buildConnector, type Dispatcher } from "undici";
 import type { Webhook } from "../domain/types.js";
 import { DIRECT, describeTls, tlsConnectOptions, tlsFingerprint } from "../domain/webhook-egress.js";
 import { checkProxiedTarget, guardedConnector, type TargetPolicy } from "../security/target-guard.js";
@@ -48,6 +49,36 @@ function tlsHintOf(target: EgressTarget): string | null {
   return cert === null
     ? "it most likely requires a client certificate, and this webhook has none (give tls.clientCert and tls.clientKey)"
     : `it most likely did not accept the client certificate (tls.clientCert: ${cert.subject}, issued by ${cert.issuer}, valid to ${cert.validTo})`;
+}
+
+/**
+ * TLS alerts receivers sent on connections of mTLS agents, by local and remote port. With TLS 1.3
+ * a receiver refuses a client certificate after the handshake, and undici then reports only
+ * "other side closed"; the alert (certificate required, unknown ca, ...) arrived on the socket
+ * just before, and is what the attempt should say (send-request.ts asks with tlsAlertFor).
+ */
+const tlsAlerts = new LRUCache<string, string>({ max: 1024 });
+
+function capturingAlerts(connect: buildConnector.connector): buildConnector.connector {
+  return (options, callback) => {
+    connect(options, (error, socket) => {
+      if (socket) {
+        const key = `${socket.localPort}:${socket.remotePort}`;
+        tlsAlerts.delete(key);
+        socket.on("error", (socketError: NodeJS.ErrnoException) => {
+          if (!socketError.code?.startsWith("ERR_SSL_")) return;
+          const reason = /:([^:]*alert[^:]*):/.exec(socketError.message)?.[1];
+          tlsAlerts.set(key, reason ? `${socketError.code} (${reason})` : socketError.code);
+        });
+      }
+      callback(error, socket as never);
+    });
+  };
+}
+
+/** The TLS alert received on the connection undici describes in a SocketError's `socket`, if any. */
+export function tlsAlertFor(socket: { localPort?: number; remotePort?: number }): string | undefined {
+  return tlsAlerts.get(`${socket.localPort}:${socket.remotePort}`);
 }
 
 function portOf(url: URL): number {
@@ -94,7 +125,7 @@ export class EgressRoutes {
       }
       const dispatcher = this.acquire(`tls ${tlsKey}`, target.id, () => new Agent({
         ...this.options.agentOptions,
-        connect: guardedConnector(this.options.policy, tlsConnectOptions(target.tls!))!,
+        connect: capturingAlerts(guardedConnector(this.options.policy, tlsConnectOptions(target.tls!))!),
       }));
       return { dispatcher, check: null, via: null, tlsHint: tlsHintOf(target) };
     }

@@ -14,7 +14,7 @@ import { Agent, type Dispatcher } from "undici";
 import { LRUCache } from "lru-cache";
 import type { AttemptErrorClass } from "../domain/types.js";
 import type { OutgoingRequest } from "./build-request.js";
-import { EgressRoutes, type EgressOptions, type EgressTarget, type Route } from "./egress.js";
+import { EgressRoutes, tlsAlertFor, type EgressOptions, type EgressTarget, type Route } from "./egress.js";
 
 /** Response bodies are recorded up to 10 kB; the rest is read and dropped, up to 1 MB, to keep the connection reusable. */
 export const RECORDED_BODY_BYTES = 10 * 1024;
@@ -178,8 +178,15 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     clearTimeout(this.timer);
     let { errorClass, message } = classifyError(error);
     if (this.tlsHint !== null && this.status === null && errorClass === "network" && CLOSED_BEFORE_ANSWER.test(message)) {
-      errorClass = "tls";
-      message = `TLS handshake not accepted: the receiver closed the connection before answering (${message}); ${this.tlsHint}`;
+      // Only a connection that never received a byte: one that answered before and then closed is no handshake failure.
+      const socket = (error as { socket?: { bytesRead?: number; localPort?: number; remotePort?: number } }).socket;
+      if (socket === undefined || socket.bytesRead === 0) {
+        const alert = socket === undefined ? undefined : tlsAlertFor(socket);
+        errorClass = "tls";
+        message = alert === undefined
+          ? `TLS handshake not accepted: the receiver closed the connection before answering (${message}); ${this.tlsHint}`
+          : `TLS handshake not accepted: the receiver sent the alert ${alert} and closed the connection; ${this.tlsHint}`;
+      }
     }
     const errorMessage = this.via === null || error === this.abortReason ? message : `${this.via}: ${message}`;
     this.resolve({ status: null, headers: {}, body: "", durationMs: performance.now() - this.started, errorClass, errorMessage });

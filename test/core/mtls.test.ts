@@ -61,7 +61,7 @@ describe("mTLS to a receiver that requires a client certificate", () => {
     const delivery = await deliverOnce(herald, webhook.id);
     expect(delivery.state).toBe("failed");
     expect(delivery.attempts[0]!.errorClass).toBe("tls");
-    expect(delivery.attempts[0]!.errorMessage).toMatch(/handshake not accepted.*requires a client certificate/);
+    expect(delivery.attempts[0]!.errorMessage).toMatch(/^TLS handshake not accepted: the receiver sent the alert ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED \(tlsv13 alert certificate required\) and closed the connection; it most likely requires a client certificate/);
     expect(receiver.requests).toHaveLength(0);
   });
 
