@@ -7,6 +7,7 @@
 import { Agent } from "undici";
 import { afterEach, describe, expect, test } from "vitest";
 import { EgressRoutes } from "../../src/dispatch/egress.js";
+import { resolveEngineConfig } from "../../src/engine/options.js";
 import { loadConfig } from "../../src/config/load-config.js";
 import { bypassesProxy, parseNoProxy } from "../../src/dispatch/no-proxy.js";
 import { buildWebhook, redactWebhook } from "../../src/domain/webhook-input.js";
@@ -243,6 +244,12 @@ describe("configuration", () => {
       expect(error!.message).not.toContain("topsecret");
       expect(error!.message.split("\n")).toHaveLength(1);
     }
+  });
+
+  test("the library's proxyUrl and noProxy are checked when the engine's configuration is resolved, naming the option", () => {
+    expect(() => resolveEngineConfig({ proxyUrl: "socks5://127.0.0.1:1080" })).toThrow(expect.objectContaining({ code: "HERALD_ERR_VALIDATION", field: "proxyUrl" }) as Error);
+    expect(() => resolveEngineConfig({ noProxy: "10.0.0.0/99" })).toThrow(expect.objectContaining({ code: "HERALD_ERR_VALIDATION", field: "noProxy" }) as Error);
+    expect(resolveEngineConfig({ proxyUrl: "http://127.0.0.1:3128", noProxy: ".internal" }).egress).toEqual({ proxyUrl: "http://127.0.0.1:3128", noProxy: ".internal" });
   });
 
   test("no_proxy rules: *, domains and their subdomains, IPs, CIDR blocks and ports", () => {
