@@ -84,6 +84,26 @@ const Auth = Type.Object(
   { additionalProperties: false },
 );
 
+const TlsInput = Type.Object(
+  {
+    clientCert: Type.Optional(Type.String({ minLength: 1, maxLength: 65_536, description: "PEM client certificate presented to the receiver (mTLS)" })),
+    clientKey: Type.Optional(Type.String({ minLength: 1, maxLength: 65_536, description: "PEM private key of clientCert; sealed, never shown" })),
+    passphrase: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: "passphrase of an encrypted clientKey" })),
+    ca: Type.Optional(Type.String({ minLength: 1, maxLength: 524_288, description: "PEM CA certificates trusted for the receiver, instead of the system's" })),
+  },
+  { additionalProperties: false, description: "mTLS to the receiver: clientCert and clientKey together, ca with them or alone; null removes it" },
+);
+
+const TlsShown = Type.Object(
+  {
+    clientCert: Nullable(Type.Object({
+      subject: Type.String(), issuer: Type.String(), validFrom: Type.String(), validTo: Type.String(), fingerprint256: Type.String(), serialNumber: Type.String(),
+    })),
+    ca: Nullable(Type.Array(Type.String(), { description: "subjects of the trusted CA certificates; null: the system's" })),
+  },
+  { description: "what the client certificate is; the PEM, key and passphrase are never shown" },
+);
+
 const webhookFields = {
   name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   url: Type.String({ minLength: 1, maxLength: 2048, description: "http:// or https:// URL of the receiver" }),
@@ -114,6 +134,10 @@ const webhookFields = {
   filter: Type.Optional(Nullable(AnyObject(
     'payload filter: a MongoDB-style query over the event\'s {type, data, metadata}, e.g. {"data.amount": {"$gte": 100}}; only events it matches arrive; null or {}: none (docs/delivery.md#payload-filters)',
   ))),
+  proxyUrl: Type.Optional(Nullable(Type.String({
+    minLength: 1, maxLength: 2048, description: 'forward proxy for this webhook, http://[user:password@]host:port; "direct": no proxy; null: the server\'s HERALD_PROXY_URL',
+  }))),
+  tls: Type.Optional(Nullable(TlsInput)),
 };
 
 export const CreateWebhookBody = Type.Object(
@@ -158,6 +182,8 @@ export const Webhook = Type.Object(
     uid: Type.Optional(Nullable(Type.String())),
     channels: Type.Optional(Nullable(Type.Array(Type.String()))),
     filter: Type.Optional(Nullable(AnyObject("payload filter; null: none"))),
+    proxyUrl: Nullable(Type.String({ description: "the webhook's own proxy, password masked; null: the server's" })),
+    tls: Nullable(TlsShown),
     createdAt: Type.String({ format: "date-time" }),
     updatedAt: Type.String({ format: "date-time" }),
   },

@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 import { deepFreeze } from "../domain/deep-freeze.js";
 import type { PayloadFormat } from "../domain/types.js";
 import { PAYLOAD_FORMATS } from "../domain/webhook-input.js";
+import { parseNoProxy } from "../dispatch/no-proxy.js";
 import { configError } from "../errors.js";
 import type { HeraldOptions } from "../engine/options.js";
 import { parseMasterKey } from "../secrets/secret-box.js";
@@ -45,6 +46,10 @@ export interface HeraldConfig {
   httpsOnly: boolean;
   /** Ports no webhook may reach, on any host. */
   deniedPorts: number[];
+  /** Forward proxy for webhooks without their own proxyUrl; null: none. May carry credentials: never printed. */
+  proxyUrl: string | null;
+  /** Hosts that bypass proxyUrl (NO_PROXY rules); "" for none. */
+  noProxy: string;
   retentionDays: number;
   cleanupIntervalMs: number;
   /** An event id or Idempotency-Key seen within this window returns the original event. */
@@ -105,6 +110,11 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     env: "HERALD_DENIED_PORTS", flag: "--denied-ports <list>",
     description: "comma-separated ports no webhook may reach on any host (SSH, mail, databases, brokers, caches); \"none\" for none", default: "22,25,3306,5432,6379,... (docs/security.md)",
   },
+  {
+    env: "HERALD_PROXY_URL", flag: "--proxy-url <url>",
+    description: "forward proxy (http:// or https://, user:password@ allowed) for webhook requests, e.g. for a static egress IP; a webhook's proxyUrl overrides it", default: "unset",
+  },
+  { env: "HERALD_NO_PROXY", flag: "--proxy-bypass <list>", description: "comma-separated hosts, .domains, IPs, CIDR blocks or * that bypass HERALD_PROXY_URL", default: "unset" },
   { env: "HERALD_RETENTION_DAYS", flag: "--retention-days <days>", description: "days delivery records are kept", default: "30" },
   { env: "HERALD_CLEANUP_INTERVAL_MS", flag: "--cleanup-interval-ms <ms>", description: "how often old delivery records are removed", default: "86400000" },
   { env: "HERALD_IDEMPOTENCY_WINDOW_MS", flag: "--idempotency-window-ms <ms>", description: "how long an event id or Idempotency-Key returns the original event", default: "86400000 (24 h)" },
@@ -184,6 +194,32 @@ function parseWebhookUrl(variable: string, value: string): string {
   return value;
 }
 
+/** The proxy URL is checked without ever echoing it: it may carry a password. */
+function parseProxyUrl(variable: string, value: string | undefined): string | null {
+  if (value === undefined) return null;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw configError(variable, "is not a URL; set http://[user:password@]host:port of a forward proxy");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw configError(variable, `must use http:// or https://, not ${url.protocol}`);
+  if ((url.pathname !== "/" && url.pathname !== "") || url.search || url.hash) {
+    throw configError(variable, "must be only scheme, optional user:password@, host and port: a proxy URL has no path or query");
+  }
+  return value;
+}
+
+function parseNoProxyList(variable: string, value: string | undefined): string {
+  if (value === undefined) return "";
+  try {
+    parseNoProxy(value);
+  } catch (cause) {
+    throw configError(variable, `${(cause as Error).message}; set comma-separated host names, .domains, IP addresses, CIDR blocks (10.0.0.0/8) or *`);
+  }
+  return value;
+}
+
 /** A bearer token or API key from the environment: one line, no spaces, so it fits in a header. */
 function parseToken(variable: string, value: string | undefined, minLength = 1): string | null {
   if (value === undefined) return null;
@@ -256,6 +292,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     allowPrivateTargets: parseBoolean("HERALD_ALLOW_PRIVATE_TARGETS", read("HERALD_ALLOW_PRIVATE_TARGETS"), false),
     httpsOnly: parseBoolean("HERALD_HTTPS_ONLY", read("HERALD_HTTPS_ONLY"), false),
     deniedPorts: parsePorts("HERALD_DENIED_PORTS", read("HERALD_DENIED_PORTS"), DEFAULT_DENIED_PORTS),
+    proxyUrl: parseProxyUrl("HERALD_PROXY_URL", read("HERALD_PROXY_URL")),
+    noProxy: parseNoProxyList("HERALD_NO_PROXY", read("HERALD_NO_PROXY")),
     retentionDays: parseInteger("HERALD_RETENTION_DAYS", read("HERALD_RETENTION_DAYS"), 30, 1, 36_500),
     cleanupIntervalMs: parseInteger("HERALD_CLEANUP_INTERVAL_MS", read("HERALD_CLEANUP_INTERVAL_MS"), 86_400_000, 1_000, 2_147_483_647),
     idempotencyWindowMs: parseInteger("HERALD_IDEMPOTENCY_WINDOW_MS", read("HERALD_IDEMPOTENCY_WINDOW_MS"), 86_400_000, 1_000, 365 * 86_400_000),
@@ -281,6 +319,8 @@ export function engineOptionsFrom(config: Readonly<HeraldConfig>, secretKey: str
     allowPrivateTargets: config.allowPrivateTargets,
     httpsOnly: config.httpsOnly,
     deniedPorts: config.deniedPorts,
+    proxyUrl: config.proxyUrl,
+    noProxy: config.noProxy,
     retention: { retentionDays: config.retentionDays, intervalMs: config.cleanupIntervalMs },
     limits: { idempotencyWindowMs: config.idempotencyWindowMs },
   };

@@ -426,7 +426,7 @@ export class Dispatcher {
       const request = buildRequest(webhook, delivery, startedAt, oauth2?.token);
       if (span !== null && webhook.propagateTraceContext) span.inject(request.headers);
       // Without a token the receiver is not called: the token request's failure is the attempt's.
-      const result = oauth2?.failure ?? (await this.sender.send(request, webhook.timeoutMs));
+      const result = oauth2?.failure ?? (await this.sender.send(request, webhook.timeoutMs, webhook));
       if (result.status === 401 && oauth2?.token !== undefined) this.oauth2.forget(webhook.id, oauth2.token);
       const attemptNumber = delivery.attemptCount + 1;
       const settledAt = startedAt + Math.round(result.durationMs);

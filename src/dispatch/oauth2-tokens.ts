@@ -21,6 +21,7 @@
  * Tokens are never logged or recorded: attempt records redact `Authorization`.
  */
 import { LRUCache } from "lru-cache";
+import type { EgressTarget } from "./egress.js";
 import type { OAuth2Credentials, Webhook } from "../domain/types.js";
 import { USER_AGENT } from "./build-request.js";
 import type { Sender, SendResult } from "./send-request.js";
@@ -76,7 +77,10 @@ export class OAuth2Tokens {
     }
     const entry: TokenEntry = { key, token: null, usableUntil: 0, pending: null };
     const requestedAt = Date.now();
-    entry.pending = requestToken(this.sender, credentials, Math.min(webhook.timeoutMs, TOKEN_TIMEOUT_MS)).then((outcome) => {
+    // Through the webhook's egress proxy, if it has one (a static egress IP is for every request it
+    // makes); its client certificate is for the receiver, not the token server.
+    const route = { id: `${webhook.id}#oauth2`, url: credentials.token_url, proxyUrl: webhook.proxyUrl ?? null, tls: null };
+    entry.pending = requestToken(this.sender, credentials, Math.min(webhook.timeoutMs, TOKEN_TIMEOUT_MS), route).then((outcome) => {
       entry.pending = null;
       const current = this.tokens.get(webhook.id) === entry;
       if ("failure" in outcome) {
@@ -104,7 +108,7 @@ function formEncode(value: string): string {
   return encodeURIComponent(value).replace(/%20/g, "+").replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
-async function requestToken(sender: Sender, credentials: OAuth2Credentials, timeoutMs: number): Promise<TokenOutcome> {
+async function requestToken(sender: Sender, credentials: OAuth2Credentials, timeoutMs: number, route: EgressTarget): Promise<TokenOutcome> {
   const form = new URLSearchParams({ grant_type: "client_credentials" });
   if (credentials.scope !== undefined) form.set("scope", credentials.scope);
   if (credentials.audience !== undefined) form.set("audience", credentials.audience);
@@ -120,7 +124,7 @@ async function requestToken(sender: Sender, credentials: OAuth2Credentials, time
     const pair = `${formEncode(credentials.client_id)}:${formEncode(credentials.client_secret)}`;
     headers.authorization = `Basic ${Buffer.from(pair).toString("base64")}`;
   }
-  const result = await sender.send({ method: "POST", url: credentials.token_url, headers, body: form.toString() }, timeoutMs);
+  const result = await sender.send({ method: "POST", url: credentials.token_url, headers, body: form.toString() }, timeoutMs, route);
   const where = `OAuth2 token request to ${shownUrl(credentials.token_url)}`;
   const fail = (reason: string): TokenOutcome => ({
     failure: {

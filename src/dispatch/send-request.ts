@@ -14,6 +14,7 @@ import { Agent, type Dispatcher } from "undici";
 import { LRUCache } from "lru-cache";
 import type { AttemptErrorClass } from "../domain/types.js";
 import type { OutgoingRequest } from "./build-request.js";
+import { EgressRoutes, tlsAlertFor, type EgressOptions, type EgressTarget, type Route } from "./egress.js";
 
 /** Response bodies are recorded up to 10 kB; the rest is read and dropped, up to 1 MB, to keep the connection reusable. */
 export const RECORDED_BODY_BYTES = 10 * 1024;
@@ -33,10 +34,13 @@ export interface SenderOptions {
   connectionsPerOrigin?: number;
   /** undici connect options: the SSRF guard installs its checked DNS lookup here. */
   connect?: Agent.Options["connect"];
+  /** Forward proxies and mTLS (./egress.ts); without it every request goes through the one Agent. */
+  egress?: Omit<EgressOptions, "agentOptions">;
 }
 
 export interface Sender {
-  send(request: OutgoingRequest, timeoutMs: number): Promise<SendResult>;
+  /** `target`: the webhook, whose proxy and client certificate choose the dispatcher (./egress.ts). */
+  send(request: OutgoingRequest, timeoutMs: number, target?: EgressTarget): Promise<SendResult>;
   close(): Promise<void>;
 }
 
@@ -48,6 +52,8 @@ export function classifyError(error: unknown): { errorClass: AttemptErrorClass; 
     const e = current as { code?: string; name?: string; message?: string; cause?: unknown };
     const code = e.code ?? "";
     const message = `${code ? code + ": " : ""}${e.message ?? String(current)}`;
+    // undici's refused CONNECT is a RequestAbortedError, named AbortError: the proxy said no, no time ran out.
+    if (/^Proxy response \(\d+\)/.test(e.message ?? "")) return { errorClass: "network", message: `the proxy refused the tunnel: ${message}` };
     if (e.name === "TimeoutError" || e.name === "AbortError" || /TIMEOUT/.test(code)) return { errorClass: "timeout", message };
     if (code === "ECONNREFUSED") return { errorClass: "refused", message };
     if (code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EAI_NONAME" || code === "EAI_FAIL") return { errorClass: "dns", message };
@@ -89,6 +95,10 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   private abortReason: Error | null = null;
   private settled = false;
   private readonly timer: NodeJS.Timeout;
+  /** Set once a proxied request is dispatched: its errors say which proxy they came through. */
+  via: string | null = null;
+  /** Set for a webhook with tls settings: what to say when the receiver hangs up right after the handshake. */
+  tlsHint: string | null = null;
 
   constructor(
     private readonly started: number,
@@ -166,10 +176,29 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
-    const { errorClass, message } = classifyError(error);
-    this.resolve({ status: null, headers: {}, body: "", durationMs: performance.now() - this.started, errorClass, errorMessage: message });
+    let { errorClass, message } = classifyError(error);
+    if (this.tlsHint !== null && this.status === null && errorClass === "network" && CLOSED_BEFORE_ANSWER.test(message)) {
+      // Only a connection that never received a byte: one that answered before and then closed is no handshake failure.
+      const socket = (error as { socket?: { bytesRead?: number; localPort?: number; remotePort?: number } }).socket;
+      if (socket === undefined || socket.bytesRead === 0) {
+        const alert = socket === undefined ? undefined : tlsAlertFor(socket);
+        errorClass = "tls";
+        message = alert === undefined
+          ? `TLS handshake not accepted: the receiver closed the connection before answering (${message}); ${this.tlsHint}`
+          : `TLS handshake not accepted: the receiver sent the alert ${alert} and closed the connection; ${this.tlsHint}`;
+      }
+    }
+    const errorMessage = this.via === null || error === this.abortReason ? message : `${this.via}: ${message}`;
+    this.resolve({ status: null, headers: {}, body: "", durationMs: performance.now() - this.started, errorClass, errorMessage });
   }
 }
+
+/**
+ * With TLS 1.3 a client learns that the receiver refused its certificate only after the
+ * handshake: the server checks it and hangs up (node:https sends no alert at all), so undici
+ * reports a closed socket. For a webhook with tls settings that is the handshake's failure.
+ */
+const CLOSED_BEFORE_ANSWER = /^(UND_ERR_SOCKET|ECONNRESET|EPIPE)\b/;
 
 /** Webhook URLs split into undici's origin and path once, not per attempt (`new URL` was 1-2% of a delivery). */
 const urlParts = new LRUCache<string, { origin: string; path: string }>({ max: 10_000 });
@@ -184,20 +213,51 @@ function splitUrl(url: string): { origin: string; path: string } {
   return parts;
 }
 
+function dispatchVia(route: Route, request: OutgoingRequest, timeoutMs: number, handler: AttemptHandler): void {
+  const { origin, path } = splitUrl(request.url);
+  handler.via = route.via;
+  handler.tlsHint = route.tlsHint;
+  route.dispatcher.dispatch(
+    {
+      origin,
+      path,
+      method: request.method as Dispatcher.HttpMethod,
+      // A copy: ProxyAgent adds a host header to the object it is given, which the attempt record would keep.
+      headers: route.via === null ? request.headers : { ...request.headers },
+      body: request.body,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    },
+    handler,
+  );
+}
+
 export function makeSender(options: SenderOptions = {}): Sender {
-  const agent = new Agent({
+  const agentOptions = {
     connections: options.connectionsPerOrigin ?? 256,
     keepAliveTimeout: 30_000,
     keepAliveMaxTimeout: 600_000,
     pipelining: 1,
-    ...(options.connect === undefined ? {} : { connect: options.connect }),
-  });
+  };
+  const agent = new Agent({ ...agentOptions, ...(options.connect === undefined ? {} : { connect: options.connect }) });
+  const egress = options.egress === undefined ? null : new EgressRoutes({ ...options.egress, agentOptions }, agent);
   return {
-    send(request, timeoutMs) {
+    send(request, timeoutMs, target) {
       const started = performance.now();
       return new Promise<SendResult>((resolve) => {
         const handler = new AttemptHandler(started, timeoutMs, resolve);
         try {
+          const route = egress === null || target === undefined ? null : egress.route(target);
+          if (route !== null) {
+            if (route.check === null) dispatchVia(route, request, timeoutMs, handler);
+            else {
+              route.check().then(
+                () => dispatchVia(route, request, timeoutMs, handler),
+                (error: unknown) => handler.fail(error),
+              ).catch((error: unknown) => handler.fail(error));
+            }
+            return;
+          }
           const { origin, path } = splitUrl(request.url);
           agent.dispatch(
             {
@@ -217,7 +277,7 @@ export function makeSender(options: SenderOptions = {}): Sender {
       });
     },
     async close() {
-      await agent.close();
+      await Promise.all([agent.close(), egress?.close()]);
     },
   };
 }

@@ -69,6 +69,14 @@ export interface SigningSecret {
   expiresAt: number | null;
 }
 
+/** PEM texts: a client certificate and its key (with the key's passphrase), and/or CA certificates trusted for the receiver. */
+export interface WebhookTls {
+  clientCert?: string;
+  clientKey?: string;
+  passphrase?: string;
+  ca?: string;
+}
+
 export interface Webhook {
   id: string;
   /** null: a global webhook, which receives every tenant's events. */
@@ -105,6 +113,10 @@ export interface Webhook {
   channels?: string[] | null;
   /** Payload filter: a MongoDB-style query over `{type, data, metadata}`; only events it matches reach the webhook. Null (or absent): none. */
   filter?: Record<string, unknown> | null;
+  /** Forward proxy for its requests: a proxy URL, `"direct"` (none), or null/absent (the server's HERALD_PROXY_URL). */
+  proxyUrl?: string | null;
+  /** Client certificate for mTLS and CA trusted for the receiver; null/absent: none. */
+  tls?: WebhookTls | null;
   /** When its deliveries started giving up without a success since; null while healthy. */
   failingSince: number | null;
   createdAt: number;

@@ -6,6 +6,7 @@ import { invalidField } from "../errors.js";
 import { HMAC_SIGNATURE_FORMATS } from "../signing/body-hmac.js";
 import { generateSigningSecret, isSigningSecret } from "../signing/standard-webhooks.js";
 import { assertEventPatterns } from "./event-patterns.js";
+import { checkProxyUrl, checkTls, maskProxyUrl, shownEgress, type PublicTls } from "./webhook-egress.js";
 import { uuidv7 } from "./ids.js";
 import { assertJsonValue, assertStorableText } from "./json-limits.js";
 import { checkPayloadFilter } from "./payload-filter.js";
@@ -47,6 +48,10 @@ export interface WebhookInput {
   channels?: string[] | null;
   /** Payload filter over `{type, data, metadata}` (MongoDB query syntax, src/domain/payload-filter.ts); null or `{}`: none. */
   filter?: Record<string, unknown> | null;
+  /** A forward proxy URL for this webhook, `"direct"` for none, or null for the server's HERALD_PROXY_URL. */
+  proxyUrl?: string | null;
+  /** mTLS: `{clientCert, clientKey, passphrase?, ca?}` in PEM, or `{ca}` alone; null for none. */
+  tls?: { clientCert?: string; clientKey?: string; passphrase?: string; ca?: string } | null;
 }
 
 export type WebhookPatch = Partial<Omit<WebhookInput, "secret">> & { status?: WebhookStatus };
@@ -66,7 +71,7 @@ export const MAX_RATE_LIMIT_PER_SECOND = 100_000;
 const KNOWN_FIELDS = new Set([
   "name", "url", "description", "events", "method", "headers", "publicHeaders", "auth", "retry", "timeoutMs", "status",
   "payloadFormat", "rateLimitPerSecond", "maxConcurrency", "ordered", "metadata", "secret", "uid", "channels", "filter",
-  "propagateTraceContext",
+  "propagateTraceContext", "proxyUrl", "tls",
 ]);
 
 const UID_PATTERN = /^[a-zA-Z0-9\-_.]{1,256}$/;
@@ -306,6 +311,8 @@ export function buildWebhook(rawInput: unknown, context: NewWebhookContext): Web
     uid: input.uid === undefined ? null : checkUid(input.uid),
     channels: input.channels === undefined ? null : checkChannels(input.channels),
     filter: input.filter === undefined ? null : checkPayloadFilter(input.filter),
+    ...(input.proxyUrl === undefined || input.proxyUrl === null ? {} : { proxyUrl: checkProxyUrl(input.proxyUrl) }),
+    ...(input.tls === undefined || input.tls === null ? {} : { tls: checkTls(input.tls, context.now) }),
     failingSince: null,
     createdAt: context.now,
     updatedAt: context.now,
@@ -368,17 +375,22 @@ export function applyWebhookPatch(current: Webhook, rawPatch: unknown, now: numb
   if (patch.uid !== undefined) next.uid = checkUid(patch.uid);
   if (patch.channels !== undefined) next.channels = checkChannels(patch.channels);
   if (patch.filter !== undefined) next.filter = checkPayloadFilter(patch.filter);
+  // A masked proxy URL sent back as read keeps its stored password.
+  if (patch.proxyUrl !== undefined) next.proxyUrl = current.proxyUrl && patch.proxyUrl === maskProxyUrl(current.proxyUrl) ? current.proxyUrl : checkProxyUrl(patch.proxyUrl);
+  if (patch.tls !== undefined) next.tls = checkTls(patch.tls, now);
   return next;
 }
 
 /** The webhook as callers see it: credentials, secrets and header values (but those in publicHeaders) masked. */
 export function redactWebhook(webhook: Webhook): PublicWebhook {
   const { secrets: _secrets, ...rest } = webhook;
-  return { ...rest, headers: shownHeaders(webhook), publicHeaders: webhook.publicHeaders ?? [], auth: redactAuth(webhook.auth) };
+  return { ...rest, headers: shownHeaders(webhook), publicHeaders: webhook.publicHeaders ?? [], auth: redactAuth(webhook.auth), ...shownEgress(webhook) };
 }
 
-export type PublicWebhook = Omit<Webhook, "secrets" | "auth" | "publicHeaders"> & {
+export type PublicWebhook = Omit<Webhook, "secrets" | "auth" | "publicHeaders" | "proxyUrl" | "tls"> & {
   publicHeaders: string[];
+  proxyUrl: string | null;
+  tls: PublicTls | null;
   auth: { type: WebhookAuth["type"]; credentials?: Record<string, string> };
 };
 

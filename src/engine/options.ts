@@ -14,6 +14,9 @@ import { DEFAULT_DENIED_PORTS, type TargetPolicy } from "../security/target-guar
 import type { DueDelivery, Store } from "../store/store.js";
 import { DEFAULT_TENANT_ID } from "../domain/types.js";
 import { deepFreeze } from "../domain/deep-freeze.js";
+import { DIRECT, checkProxyUrl } from "../domain/webhook-egress.js";
+import { parseNoProxy } from "../dispatch/no-proxy.js";
+import { invalidField } from "../errors.js";
 
 export interface HeraldOptions {
   /** `sqlite:<path>` (default `sqlite:./data/herald.db`), `sqlite::memory:`, or `postgres://...`. */
@@ -32,8 +35,12 @@ export interface HeraldOptions {
   httpsOnly?: boolean;
   /** Ports no webhook may reach, on any host (SPEC `HERALD_DENIED_PORTS`). Default: DEFAULT_DENIED_PORTS (SSH, SMTP, databases, brokers, caches). */
   deniedPorts?: readonly number[];
+  /** Forward proxy for every webhook without its own proxyUrl (SPEC `HERALD_PROXY_URL`): `http://[user:password@]host:port`. Default none. */
+  proxyUrl?: string | null;
+  /** Hosts the proxy is not used for (SPEC `HERALD_NO_PROXY`): comma-separated names, domains, IPs, CIDR blocks, `*`. */
+  noProxy?: string;
   dispatch?: Partial<DispatchOptions>;
-  sender?: Omit<SenderOptions, "connect">;
+  sender?: Omit<SenderOptions, "connect" | "egress">;
   limits?: Partial<IngestLimits>;
   /** How long a rotated-out signing secret keeps signing. Default 24 h. */
   secretRotationGraceMs?: number;
@@ -63,11 +70,25 @@ export interface EngineConfig {
   readonly createDefaultTenant: boolean;
   readonly targetPolicy: Readonly<TargetPolicy>;
   readonly dispatch: Readonly<DispatchOptions>;
-  readonly sender: Readonly<Omit<SenderOptions, "connect">>;
+  readonly sender: Readonly<Omit<SenderOptions, "connect" | "egress">>;
+  /** The server's forward proxy and the hosts it is not used for (src/dispatch/egress.ts). */
+  readonly egress: { readonly proxyUrl: string | null; readonly noProxy: string };
   readonly limits: Readonly<IngestLimits>;
   readonly secretRotationGraceMs: number;
   readonly retention: Readonly<RetentionOptions> | false;
   readonly health: Readonly<HealthOptions> | false;
+}
+
+function resolveEgress(options: HeraldOptions): EngineConfig["egress"] {
+  const proxyUrl = options.proxyUrl ?? null;
+  if (proxyUrl !== null) checkProxyUrl(proxyUrl, "proxyUrl");
+  const noProxy = options.noProxy ?? "";
+  try {
+    parseNoProxy(noProxy);
+  } catch (cause) {
+    throw invalidField("noProxy", `${(cause as Error).message}; give comma-separated host names, domains, IP addresses, CIDR blocks or *`, cause);
+  }
+  return { proxyUrl: proxyUrl === DIRECT ? null : proxyUrl, noProxy };
 }
 
 export function resolveEngineConfig(options: HeraldOptions): EngineConfig {
@@ -81,6 +102,7 @@ export function resolveEngineConfig(options: HeraldOptions): EngineConfig {
     },
     dispatch: { ...DEFAULT_DISPATCH_OPTIONS, ...options.dispatch },
     sender: { ...options.sender },
+    egress: resolveEgress(options),
     limits: { ...DEFAULT_INGEST_LIMITS, ...options.limits },
     secretRotationGraceMs: options.secretRotationGraceMs ?? DEFAULT_SECRET_ROTATION_GRACE_MS,
     retention: options.retention === false ? false : { ...DEFAULT_RETENTION, ...options.retention },

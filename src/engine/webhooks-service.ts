@@ -3,6 +3,7 @@ import { IDENTUS_RETRY_POLICY, IDENTUS_TIMEOUT_MS } from "../domain/retry-policy
 import type { Attempt, Delivery, DeliveryState, Page, RecoveryJob, Webhook, WebhookStats, WebhookStatus } from "../domain/types.js";
 import { applyWebhookPatch, buildWebhook, type WebhookInput, type WebhookPatch } from "../domain/webhook-input.js";
 import { conflict, internalError, invalidField, notFound } from "../errors.js";
+import { DIRECT } from "../domain/webhook-egress.js";
 import { checkTargetUrl } from "../security/target-guard.js";
 import { generateSigningSecret, isSigningSecret } from "../signing/standard-webhooks.js";
 import type { AttemptSeriesBucket, AttemptSeriesQuery } from "../store/stats-series.js";
@@ -80,6 +81,12 @@ export function makeWebhookService(ctx: EngineContext): WebhookService {
     if (holder && holder.id !== webhook.id) throw conflict("uid", `webhook ${holder.id} of this tenant already has uid ${webhook.uid}; choose another uid`);
   }
 
+  /** A webhook's own proxy is a place Herald connects to on a tenant's word: held to the target rules (the server's proxy is the operator's). */
+  async function checkOwnProxy(webhook: Webhook): Promise<void> {
+    if (!webhook.proxyUrl || webhook.proxyUrl === DIRECT) return;
+    await checkTargetUrl(webhook.proxyUrl, { ...config.targetPolicy, deniedPorts: [] }, "proxyUrl");
+  }
+
   async function save(next: Webhook): Promise<Webhook> {
     await store.updateWebhook(next);
     cache.prime(next);
@@ -114,6 +121,7 @@ export function makeWebhookService(ctx: EngineContext): WebhookService {
       });
       await checkTargetUrl(webhook.url, config.targetPolicy);
       if (webhook.auth.type === "oauth2") await checkTargetUrl(webhook.auth.credentials.token_url, config.targetPolicy, "auth.credentials.token_url");
+      await checkOwnProxy(webhook);
       await assertUidFree(webhook);
       await store.insertWebhook(webhook);
       cache.prime(webhook);
@@ -148,6 +156,7 @@ export function makeWebhookService(ctx: EngineContext): WebhookService {
       if (patched.auth !== current.auth && patched.auth.type === "oauth2") {
         await checkTargetUrl(patched.auth.credentials.token_url, config.targetPolicy, "auth.credentials.token_url");
       }
+      if (patched.proxyUrl !== current.proxyUrl) await checkOwnProxy(patched);
       if (patched.uid !== current.uid) await assertUidFree(patched);
       const next = await save(patched);
       if (next.status === "active") ctx.work.notify();

@@ -4,6 +4,7 @@
  * Herald's own events through the same ingest path as every other event.
  */
 import { Dispatcher } from "../dispatch/dispatcher.js";
+import { parseNoProxy } from "../dispatch/no-proxy.js";
 import { makeSender } from "../dispatch/send-request.js";
 import { HealthMonitor } from "../maintenance/health-monitor.js";
 import { startRetention } from "../maintenance/retention.js";
@@ -25,7 +26,11 @@ export interface DeliveryWorker {
 export function makeDeliveryWorker(ctx: EngineContext): DeliveryWorker {
   const { config, store, emitSystemEvent } = ctx;
   const connect = guardedConnector(config.targetPolicy);
-  const sender = makeSender({ ...config.sender, ...(connect ? { connect } : {}) });
+  const sender = makeSender({
+    ...config.sender,
+    ...(connect ? { connect } : {}),
+    egress: { proxyUrl: config.egress.proxyUrl, noProxy: parseNoProxy(config.egress.noProxy), policy: config.targetPolicy },
+  });
   const dispatcher = new Dispatcher(store, sender, ctx.webhookCache, config.dispatch, {
     onError: ctx.onError,
     ...(ctx.hooks.onAttempt ? { onAttempt: ctx.hooks.onAttempt } : {}),

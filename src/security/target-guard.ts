@@ -145,7 +145,8 @@ export function privateTargetError(host: string, address: string, range: string,
  */
 export async function checkTargetUrl(url: string, policy: TargetPolicy, field = "url"): Promise<void> {
   const parsed = new URL(url);
-  if (policy.httpsOnly && parsed.protocol !== "https:") {
+  // A proxy's own URL may be http: what it carries to an https target is tunnelled.
+  if (policy.httpsOnly && parsed.protocol !== "https:" && field !== "proxyUrl") {
     throw invalidField(field, "must use https (HERALD_HTTPS_ONLY is set)");
   }
   const host = parsed.hostname.replace(/^\[|\]$/g, "");
@@ -169,6 +170,23 @@ export async function checkTargetUrl(url: string, policy: TargetPolicy, field = 
   }
 }
 
+/**
+ * The check for a request sent through a forward proxy: the proxy, not Herald, connects to the
+ * target, so the guarded lookup never sees its address. The target is resolved here just before
+ * the request and refused as a direct connection would be; unlike checkTargetUrl, a name that
+ * does not resolve is refused too (the proxy might resolve it to anything).
+ */
+export async function checkProxiedTarget(host: string, port: number, policy: TargetPolicy, field = "url"): Promise<void> {
+  const bare = host.replace(/^\[|\]$/g, "");
+  if (policy.deniedPorts.includes(port)) throw deniedPortError(bare, port, field);
+  if (policy.allowPrivateTargets) return;
+  const addresses = isIP(bare) ? [{ address: bare }] : await dnsLookupAsync(bare, { all: true, verbatim: true });
+  for (const { address } of addresses) {
+    const range = nonPublicRange(address);
+    if (range) throw privateTargetError(bare, address, range, field);
+  }
+}
+
 type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
 
 /** A dns.lookup that refuses non-public answers: what the socket dials is what was checked. */
@@ -187,9 +205,9 @@ function guardedLookup(hostname: string, options: { all?: boolean }, callback: L
 }
 
 /** undici connect option enforcing the policy on every new connection; undefined when it would let everything through. */
-export function guardedConnector(policy: TargetPolicy): buildConnector.connector | undefined {
-  if (policy.allowPrivateTargets && policy.deniedPorts.length === 0) return undefined;
-  const connect = buildConnector(policy.allowPrivateTargets ? {} : { lookup: guardedLookup as never });
+export function guardedConnector(policy: TargetPolicy, tls?: buildConnector.BuildOptions): buildConnector.connector | undefined {
+  if (policy.allowPrivateTargets && policy.deniedPorts.length === 0) return tls === undefined ? undefined : buildConnector(tls);
+  const connect = buildConnector({ ...tls, ...(policy.allowPrivateTargets ? {} : { lookup: guardedLookup as never }) });
   const denied = new Set(policy.deniedPorts);
   return (options, callback) => {
     const host = options.hostname.replace(/^\[|\]$/g, "");

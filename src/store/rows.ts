@@ -2,8 +2,9 @@
 import type { SecretBox } from "../secrets/secret-box.js";
 import type {
   Attempt, AttemptErrorClass, Delivery, DeliveryState, EventType, HeraldEvent, HttpMethod, PayloadFormat, RecoveryJob, RetryPolicy,
-  Tenant, Webhook, WebhookAuth, WebhookKind, WebhookStatus,
+  Tenant, Webhook, WebhookAuth, WebhookKind, WebhookStatus, WebhookTls,
 } from "../domain/types.js";
+import { joinProxyCredentials, splitProxyCredentials } from "../domain/webhook-egress.js";
 import type { StoredApiKey } from "./store.js";
 
 export interface WebhookRow {
@@ -30,6 +31,8 @@ export interface WebhookRow {
   uid: string | null;
   channels: string | null;
   filter: string | null;
+  /** The webhook's proxy URL without credentials, or "direct"; NULL: the server's. */
+  proxy_url: string | null;
   failing_since: number | string | null;
   created_at: number | string;
   updated_at: number | string;
@@ -42,10 +45,17 @@ interface SealedParts {
   headers: Record<string, string>;
   /** Which header values may be shown; sealed with the headers it is about. Absent in rows made before it existed. */
   publicHeaders?: string[];
+  /** The `user:password` of the webhook's proxy URL (the rest is in proxy_url); absent without one. */
+  proxyAuth?: string;
+  /** mTLS material: client certificate, key, passphrase, CA; absent without it. */
+  tls?: WebhookTls;
 }
 
 export function webhookToRow(webhook: Webhook, box: SecretBox): WebhookRow {
   const sealed: SealedParts = { secrets: webhook.secrets, auth: webhook.auth, headers: webhook.headers, publicHeaders: webhook.publicHeaders };
+  const proxy = webhook.proxyUrl ? splitProxyCredentials(webhook.proxyUrl) : null;
+  if (proxy?.userinfo) sealed.proxyAuth = proxy.userinfo;
+  if (webhook.tls) sealed.tls = webhook.tls;
   return {
     id: webhook.id,
     tenant_id: webhook.tenantId,
@@ -70,6 +80,7 @@ export function webhookToRow(webhook: Webhook, box: SecretBox): WebhookRow {
     uid: webhook.uid ?? null,
     channels: webhook.channels ? JSON.stringify(webhook.channels) : null,
     filter: webhook.filter ? JSON.stringify(webhook.filter) : null,
+    proxy_url: proxy?.url ?? null,
     failing_since: webhook.failingSince,
     created_at: webhook.createdAt,
     updated_at: webhook.updatedAt,
@@ -104,6 +115,8 @@ export function rowToWebhook(row: WebhookRow, box: SecretBox): Webhook {
     uid: row.uid ?? null,
     channels: row.channels ? (JSON.parse(row.channels) as string[]) : null,
     filter: row.filter ? (JSON.parse(row.filter) as Record<string, unknown>) : null,
+    ...(row.proxy_url ? { proxyUrl: joinProxyCredentials(row.proxy_url, sealed.proxyAuth) } : {}),
+    ...(sealed.tls ? { tls: sealed.tls } : {}),
     failingSince: row.failing_since === null || row.failing_since === undefined ? null : Number(row.failing_since),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),

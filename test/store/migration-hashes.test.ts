@@ -16,6 +16,7 @@ const RELEASED: Record<string, string> = {
   "sqlite/000004_claim_window_index.sql": "98df91d9c1977471e1218437a200bad3d375f5fd47060d01287afb74ffe2b36a",
   "sqlite/000005_svix_fields.sql": "c455df6c0ae6c9ca2a51cd545daa28b792faca53ccc9b31e5f0e26accdc32e1f",
   "sqlite/000006_payload_filters.sql": "e7329e5d1898779db1f97f742ec225e5f7e926eb27cd014e4d4d5af8737b9fa5",
+  "sqlite/000007_egress.sql": "9056d049c7598be9ffd2b0488f627f2f686ab39561bc1308164e219a65e0a180",
   "sqlite/000008_trace_context.sql": "341fc541dbc2e932a7493bd48b2dc7ab8ca14d89c8429ca95ec94bba5ad0b68e",
   "sqlite/000009_portal_link_revocations.sql": "e8a9d319c608ae9325a9a4e666e8fff5341902e6619758f9474ceb826c1bb59d",
   "postgres/000001_init.sql": "1c5954f5db99e0a575d382cce2ee14996dca3021b572aecf7ed65d2c61e6f324",
@@ -24,6 +25,7 @@ const RELEASED: Record<string, string> = {
   "postgres/000004_claim_window_index.sql": "c89d117a6beaed3b4fdc2e958c53a8067cf0d7f851f0d20c9b87c03962229973",
   "postgres/000005_svix_fields.sql": "c455df6c0ae6c9ca2a51cd545daa28b792faca53ccc9b31e5f0e26accdc32e1f",
   "postgres/000006_payload_filters.sql": "e7329e5d1898779db1f97f742ec225e5f7e926eb27cd014e4d4d5af8737b9fa5",
+  "postgres/000007_egress.sql": "9056d049c7598be9ffd2b0488f627f2f686ab39561bc1308164e219a65e0a180",
   "postgres/000008_trace_context.sql": "341fc541dbc2e932a7493bd48b2dc7ab8ca14d89c8429ca95ec94bba5ad0b68e",
   "postgres/000009_portal_link_revocations.sql": "e8a9d319c608ae9325a9a4e666e8fff5341902e6619758f9474ceb826c1bb59d",
 };

@@ -145,6 +145,8 @@ export async function renderWebhookDetail(ctx) {
           ["Timeout", formatDuration(webhook.timeoutMs)],
           ["Retry", webhook.retry ? `${webhook.retry.strategy}, ${webhook.retry.maxAttempts} attempts, from ${formatDuration(webhook.retry.initialDelayMs)}` : "—"],
           ["Max concurrency", String(webhook.maxConcurrency ?? "—")],
+          ...(webhook.proxyUrl ? [["Proxy", webhook.proxyUrl]] : []),
+          ...(webhook.tls ? [["mTLS", webhook.tls.clientCert ? `${webhook.tls.clientCert.subject}, valid to ${formatTime(webhook.tls.clientCert.validTo)}` : "no client certificate; trusts the given CA"]] : []),
           ["Created", formatTime(webhook.createdAt)],
           ["Updated", formatTime(webhook.updatedAt)],
         ].map(([term, value]) => [h("dt", null, term), h("dd", { class: "mono small-text" }, String(value ?? "—"))]),

@@ -3,6 +3,7 @@
  * :pause, :resume. Each is one API call (list follows pages); the delivery-side commands
  * are in deliveries.ts.
  */
+import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import { PAYLOAD_FORMATS } from "../../domain/webhook-input.js";
@@ -30,6 +31,8 @@ export interface WebhookView {
   filter?: Record<string, unknown> | null;
   disabledReason?: string | null;
   secret?: string;
+  proxyUrl?: string | null;
+  tls?: { clientCert: { subject: string; validTo: string } | null; ca: string[] | null } | null;
   createdAt?: unknown;
   updatedAt?: unknown;
 }
@@ -170,6 +173,11 @@ interface WebhookFlags {
   retryInitialDelay?: string;
   retryMaxDelay?: string;
   filter?: string;
+  proxyUrl?: string;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  tlsCaFile?: string;
+  tlsPassphrase?: string;
 }
 
 /** The flags create and update share (seed 003's, plus the SPEC's webhook fields). */
@@ -190,7 +198,36 @@ function withWebhookFields(command: Command): Command {
     .option("--retry-strategy <strategy>", "how the delay between attempts grows: exponential (doubles; the default), linear or fixed")
     .option("--retry-max-attempts <n>", `attempts in all, the first one included, 1 to ${MAX_RETRY_ATTEMPTS} (a new webhook: 3; update keeps the current)`)
     .option("--retry-initial-delay <ms>", "delay before the first retry, in milliseconds (a new webhook: 1000)")
-    .option("--retry-max-delay <ms>", "longest delay between two attempts, in milliseconds, at least the initial delay (a new webhook: 60000)");
+    .option("--retry-max-delay <ms>", "longest delay between two attempts, in milliseconds, at least the initial delay (a new webhook: 60000)")
+    .option("--proxy-url <url>", 'forward proxy for this webhook, http://[user:password@]host:port; "direct" for none; "server" for the server\'s HERALD_PROXY_URL (the default)')
+    .option("--tls-cert-file <path>", "PEM client certificate presented to the receiver (mTLS); with --tls-key-file")
+    .option("--tls-key-file <path>", "PEM private key of --tls-cert-file")
+    .option("--tls-passphrase <text>", "passphrase of an encrypted --tls-key-file")
+    .option("--tls-ca-file <path>", "PEM CA certificates to trust for the receiver instead of the system's");
+}
+
+function readPem(flag: string, path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    throw new CliError(`${flag}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)}); give the path of a PEM file`);
+  }
+}
+
+/** --tls-* flags as the API's tls object; the engine checks what the files hold. */
+function tlsBody(flags: WebhookFlags): Record<string, string> | undefined {
+  if (flags.tlsCertFile === undefined && flags.tlsKeyFile === undefined && flags.tlsCaFile === undefined) {
+    if (flags.tlsPassphrase !== undefined) throw new CliError("--tls-passphrase: give --tls-cert-file and --tls-key-file too");
+    return undefined;
+  }
+  if ((flags.tlsCertFile === undefined) !== (flags.tlsKeyFile === undefined)) {
+    throw new CliError(`${flags.tlsCertFile === undefined ? "--tls-cert-file" : "--tls-key-file"}: required with the other (a client certificate and its key go together)`);
+  }
+  return {
+    ...(flags.tlsCertFile === undefined ? {} : { clientCert: readPem("--tls-cert-file", flags.tlsCertFile), clientKey: readPem("--tls-key-file", flags.tlsKeyFile!) }),
+    ...(flags.tlsPassphrase === undefined ? {} : { passphrase: flags.tlsPassphrase }),
+    ...(flags.tlsCaFile === undefined ? {} : { ca: readPem("--tls-ca-file", flags.tlsCaFile) }),
+  };
 }
 
 function webhookBody(flags: WebhookFlags): Record<string, unknown> {
@@ -206,6 +243,9 @@ function webhookBody(flags: WebhookFlags): Record<string, unknown> {
   if (flags.timeout !== undefined) body.timeoutMs = parseWholeNumber("--timeout", flags.timeout, 100, 300_000, "milliseconds");
   const retry = retryBody(flags);
   if (retry !== undefined) body.retry = retry;
+  if (flags.proxyUrl !== undefined) body.proxyUrl = flags.proxyUrl === "server" ? null : flags.proxyUrl;
+  const tls = tlsBody(flags);
+  if (tls !== undefined) body.tls = tls;
   if (flags.authType !== undefined) {
     const type = choice("--auth-type", flags.authType, AUTH_TYPES);
     const credentials = flags.authCredentials === undefined ? undefined : parseJsonObject("--auth-credentials", flags.authCredentials, CREDENTIALS_EXAMPLE);
@@ -293,6 +333,11 @@ export function webhookFields(webhook: WebhookView): string {
     ["Updated", formatTime(webhook.updatedAt)],
   ];
   if (webhook.description) fields.splice(2, 0, ["Description", webhook.description]);
+  if (webhook.proxyUrl) fields.splice(fields.length - 2, 0, ["Proxy", webhook.proxyUrl]);
+  if (webhook.tls) {
+    const cert = webhook.tls.clientCert ? `${webhook.tls.clientCert.subject}, valid to ${webhook.tls.clientCert.validTo}` : "none";
+    fields.splice(fields.length - 2, 0, ["TLS", `client certificate ${cert}; trusts ${webhook.tls.ca ? webhook.tls.ca.join("; ") : "the system's CAs"}`]);
+  }
   return renderFields(fields);
 }
 
