@@ -12,6 +12,7 @@ import { isHeraldError, type Herald, type WebhookInput } from "../../src/index.j
 import { engineBackend } from "../helpers/backends.js";
 import { buildWebhook } from "../../src/domain/webhook-input.js";
 import { closeEngines, eventually, openEngine, sleep, storeOf } from "../helpers/engine.js";
+import { closeProxies, startForwardProxy } from "../helpers/forward-proxy.js";
 import { closeReceivers, receiver, type TestReceiver } from "../helpers/receiver.js";
 import { closeAll, expectProblem, startTestServer, tenantHeaders } from "../api/helpers.js";
 
@@ -139,6 +140,7 @@ async function deliverOne(herald: Herald, type = "custom") {
 afterEach(async () => {
   await closeEngines();
   await closeReceivers();
+  await closeProxies();
   await closeAll();
   for (const server of tokenServers.splice(0)) await server.close();
 });
@@ -158,6 +160,18 @@ describe("OAuth2 client credentials", () => {
     expect(request!.headers.authorization).toMatch(/^Basic /);
     expect(Object.fromEntries(request!.form)).toEqual({ grant_type: "client_credentials", scope: "events:write", audience: "https://receiver.example" });
     expect(r.requests.map((req) => req.headers.authorization)).toEqual(Array(5).fill("Bearer tok-1"));
+  });
+
+  it("the token request goes through the webhook's egress proxy, as its deliveries do", async () => {
+    const tokens = await startTokenServer();
+    const r = await bearerReceiver(tokens);
+    const proxy = await startForwardProxy();
+    const herald = await openEngine({ proxyUrl: proxy.url });
+    await herald.start();
+    await herald.webhooks.create({ url: `${r.url}/via`, auth: oauth2(tokens) });
+    expect((await deliverOne(herald)).state).toBe("succeeded");
+    expect(tokens.requests).toHaveLength(1);
+    expect(proxy.seen.map((seen) => seen.target)).toEqual([tokens.url, `${r.url}/via`]);
   });
 
   it("client_secret_post sends the client's id and secret in the form body, not in a Basic header", async () => {
