@@ -56,8 +56,19 @@ const FORGED_PORTAL_LINK = "the portal link is not one this server made (changed
 /** What a read-only portal link may send. */
 const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
+/**
+ * Reads a read-only portal link may not make: a signing secret lets its holder sign deliveries
+ * the tenant's receivers would accept, which is more than looking (`/v1/webhooks/:id/secret`,
+ * Svix's `.../endpoint/:endpoint_id/secret`).
+ */
+function revealsSecret(request: FastifyRequest): boolean {
+  return /\/secret$/.test(request.routeOptions.url ?? request.url.split("?")[0]!);
+}
+
 export class Authenticator {
   private readonly cache = new LRUCache<string, Principal>({ max: KEY_CACHE_MAX, ttl: KEY_CACHE_MS });
+  /** Revoked portal links and those of a deleted tenant, by token hash: refused again without a store read. */
+  private readonly refusedPortal = new LRUCache<string, string>({ max: KEY_CACHE_MAX, ttl: KEY_CACHE_MS });
   /** Refusals of portal links this server made (expired, revoked, tenant gone): not counted as guesses. */
   private readonly notGuesses = new WeakSet<Error>();
 
@@ -101,17 +112,25 @@ export class Authenticator {
 
   /** null: not a token this server signed. */
   private async identifyPortal(token: string, hash: string): Promise<Principal | null> {
+    const refused = this.refusedPortal.get(hash);
+    if (refused !== undefined) this.refusePortal(refused);
     const access = await this.herald.portalLinks.check(token);
     if (!access.ok && access.reason === "forged") return null;
     if (!access.ok) {
-      const refusal = unauthorized("portal", access.detail);
-      this.notGuesses.add(refusal);
-      throw refusal;
+      if (access.reason !== "expired") this.refusedPortal.set(hash, access.detail);
+      this.refusePortal(access.detail);
     }
     const { tenantId, linkId, readOnly, expiresAt } = access;
     const principal: Principal = { kind: "tenant", tenantId, keyId: `portal:${linkId}`, portal: { readOnly, expiresAt } };
     this.cache.set(hash, principal, { ttl: Math.max(1, Math.min(KEY_CACHE_MS, expiresAt - Date.now())) });
     return principal;
+  }
+
+  /** A link this server made that no longer opens: not a guessed key, so the wrong-key throttle does not count it. */
+  private refusePortal(detail: string): never {
+    const refusal = unauthorized("portal", detail);
+    this.notGuesses.add(refusal);
+    throw refusal;
   }
 
   /** The onRequest hook: runs before the body is read, so an unauthenticated caller cannot make the server parse a large body. */
@@ -141,7 +160,7 @@ export class Authenticator {
       if (access === "admin" && principal.kind !== "admin") {
         return sendProblem(reply, makeProblem("HERALD_ERR_FORBIDDEN", "this route needs the admin key in x-admin-api-key", request.url, "x-admin-api-key"));
       }
-      if (principal.kind === "tenant" && principal.portal?.readOnly && !READ_METHODS.has(request.method)) {
+      if (principal.kind === "tenant" && principal.portal?.readOnly && (!READ_METHODS.has(request.method) || revealsSecret(request))) {
         return sendProblem(reply, makeProblem("HERALD_ERR_FORBIDDEN", "this portal link is read-only: it can look but not change anything; ask for a link made without readOnly", request.url, "portal"));
       }
       request.principal = principal;

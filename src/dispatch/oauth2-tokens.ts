@@ -24,7 +24,7 @@ import { LRUCache } from "lru-cache";
 import type { EgressTarget } from "./egress.js";
 import type { OAuth2Credentials, Webhook } from "../domain/types.js";
 import { USER_AGENT } from "./build-request.js";
-import type { Sender, SendResult } from "./send-request.js";
+import { RECORDED_BODY_BYTES, type Sender, type SendResult } from "./send-request.js";
 
 /** How long before its expiry a token is replaced, so it never expires on its way to the receiver. */
 export const TOKEN_EXPIRY_MARGIN_MS = 30_000;
@@ -141,7 +141,13 @@ async function requestToken(sender: Sender, credentials: OAuth2Credentials, time
   try {
     answer = JSON.parse(result.body);
   } catch {
-    return fail(`answered ${result.status} with a body that is not JSON: ${excerpt(result.body)}`);
+    // Never quoted: a 2xx answer may hold a token even when Herald cannot read it (cut at the sender's limit).
+    const bytes = Buffer.byteLength(result.body);
+    return fail(
+      bytes >= RECORDED_BODY_BYTES
+        ? `answered ${result.status} with more than ${RECORDED_BODY_BYTES.toLocaleString("en-US")} bytes, more than Herald reads of a token answer`
+        : `answered ${result.status} with a body that is not JSON (${bytes} bytes)`,
+    );
   }
   const { access_token: token, token_type: tokenType, expires_in: expiresIn } = (answer ?? {}) as Record<string, unknown>;
   if (typeof token !== "string" || token === "") return fail(`answered ${result.status} without an access_token`);

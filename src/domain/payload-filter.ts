@@ -155,7 +155,7 @@ function checkOperator(operator: string, operand: unknown, owner: Record<string,
       if (typeof operand !== "boolean") throw invalidField(at, `must be true or false; got ${JSON.stringify(operand)}`);
       return;
     case "$type":
-      if (typeof operand !== "string" || !(operand in TYPE_NAMES)) {
+      if (typeof operand !== "string" || !Object.hasOwn(TYPE_NAMES, operand)) {
         throw invalidField(at, `must be one of ${Object.keys(TYPE_NAMES).join(", ")}; got ${JSON.stringify(operand)}`);
       }
       return;

@@ -76,6 +76,9 @@ export function makePortalLinkService(ctx: EngineContext): PortalLinkService {
       const { tenantId, readOnly, issuedAt, expiresAt, linkId } = checked.claims;
       const state = await store.portalLinkState(tenantId);
       if (!state) return { ok: false, reason: "tenant-gone", detail: `the tenant of this portal link (${tenantId}) no longer exists` };
+      // A link made for an earlier tenant of the same id (deleted, then created again) is not this one's:
+      // its revocation went with the deleted tenant's row.
+      if (issuedAt < state.createdAt) return { ok: false, reason: "tenant-gone", detail: `the tenant of this portal link (${tenantId}) no longer exists` };
       if (state.revokedBefore !== null && issuedAt <= state.revokedBefore) {
         return { ok: false, reason: "revoked", detail: `the portal links of this tenant made until ${new Date(state.revokedBefore).toISOString()} were revoked; ask for a new one` };
       }

@@ -193,7 +193,7 @@ export interface Store {
   /** Portal links of the tenant made at or before `before` stop opening anything; a later call moves the time on. */
   revokePortalLinks(tenantId: string, before: number): Promise<void>;
   /** null: no such tenant; else when its portal links were last revoked (null: never). */
-  portalLinkState(tenantId: string): Promise<{ revokedBefore: number | null } | null>;
+  portalLinkState(tenantId: string): Promise<{ revokedBefore: number | null; createdAt: number } | null>;
 
   insertWebhook(webhook: Webhook): Promise<void>;
   updateWebhook(webhook: Webhook): Promise<boolean>;

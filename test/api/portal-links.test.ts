@@ -153,6 +153,12 @@ describe("portal links on /v1", () => {
       expectProblem(response, "HERALD_ERR_FORBIDDEN", `${write.method} ${write.url}`);
       expect(response.json().field).toBe("portal");
     }
+    // A signing secret is more than a look: with it one can sign deliveries the receivers accept.
+    const secret = await server.app.inject({ method: "GET", url: `/v1/webhooks/${webhookId}/secret`, headers: readOnly });
+    expectProblem(secret, "HERALD_ERR_FORBIDDEN");
+    expect(secret.json().field).toBe("portal");
+    expect(secret.body).not.toContain("whsec_");
+    expect((await server.app.inject({ method: "GET", url: `/v1/webhooks/${webhookId}/secret`, headers: full })).statusCode).toBe(200);
     const after = await server.app.inject({ method: "GET", url: `/v1/webhooks/${webhookId}`, headers: full });
     expect(after.json().name).not.toBe("renamed");
     expect(receiver.requests).toHaveLength(0);
@@ -254,6 +260,15 @@ describe("portal links on /v1", () => {
     const after = await server.app.inject({ method: "GET", url: "/v1/webhooks", headers: bearer(token) });
     expectProblem(after, "HERALD_ERR_UNAUTHORIZED");
     expect(after.json().detail).toContain("no longer exists");
+
+    // A tenant created again with the same id is not the one the link was made for.
+    const again = await server.app.inject({ method: "POST", url: "/v1/tenants", headers: adminHeaders(server), payload: { id: tenant.id, name: "again" } });
+    expect(again.statusCode).toBe(201);
+    const reused = await server.app.inject({ method: "GET", url: "/v1/webhooks", headers: bearer(token) });
+    expectProblem(reused, "HERALD_ERR_UNAUTHORIZED");
+    expect(reused.json().detail).toContain("no longer exists");
+    const fresh = await mint(server, tenant.id);
+    expect((await server.app.inject({ method: "GET", url: "/v1/webhooks", headers: bearer(fresh.token) })).statusCode).toBe(200);
   });
 });
 
@@ -298,6 +313,8 @@ describe("Svix app portal access", () => {
     expect((await viewer.endpoint.list(app.id)).data).toHaveLength(1);
     const refused = await rejection(viewer.endpoint.create(app.id, { url: receiver.url }));
     expect([refused.code, refused.body.code]).toEqual([403, "insufficient_access"]);
+    const secret = await rejection(viewer.endpoint.getSecret(app.id, made.id));
+    expect([secret.code, secret.body.code]).toEqual([403, "insufficient_access"]);
   });
 
   it("only the admin key mints; an unknown application is 404 unless `application` creates it; capabilities are 501", async () => {

@@ -231,6 +231,13 @@ describe("herald webhooks:* against a running server", () => {
     expect(webhook.payloadFormat).toBe("agentfactory");
     expect(webhook.timeoutMs).toBe(2500);
     expect(webhook.retry).toMatchObject({ strategy: "fixed", maxAttempts: 4, initialDelayMs: 1500, maxDelayMs: 20000 });
+    const traced = await cliJson<{ id: string; propagateTraceContext: boolean }>(
+      ["webhooks:create", "--url", `${receiver.url}/traced`, "--propagate-trace-context", "true"], env);
+    expect(traced.propagateTraceContext).toBe(true);
+    expect((await cliJson<{ propagateTraceContext: boolean }>(["webhooks:update", traced.id, "--propagate-trace-context", "false"], env)).propagateTraceContext).toBe(false);
+    const notBool = await runCli(["webhooks:create", "--url", `${receiver.url}/x`, "--propagate-trace-context", "yes"], env);
+    expect(notBool.code).toBe(1);
+    expect(notBool.stderr).toMatch(/--propagate-trace-context/);
     for (const format of ["prism", "identus", "standard", "systemprompt", "svix"]) {
       const made = await cliJson<{ payloadFormat: string }>(["webhooks:create", "--url", `${receiver.url}/f-${format}`, "--payload-format", format], env);
       expect(made.payloadFormat).toBe(format);

@@ -129,6 +129,10 @@ describe("payload filter compiler", () => {
     expect(refusal({ $where: "sleep(1000)" })).toBe("filter.$where");
     expect(refusal({ "data.a": { $where: "1" } })).toBe("filter.data.a.$where");
     expect(refusal({ "data.amount": { $foo: 1 } })).toBe("filter.data.amount.$foo");
+    // Names an object inherits are not type names.
+    for (const inherited of ["constructor", "toString", "hasOwnProperty", "__proto__"]) {
+      expect(refusal({ "data.x": { $type: inherited } })).toBe("filter.data.x.$type");
+    }
     expect(refusal({ "data.a": { $elemMatch: { $foo: 1 } } })).toBe("filter.data.a.$elemMatch.$foo");
     expect(refusal({ "data.a": { $gt: null } })).toBe("filter.data.a.$gt");
     expect(refusal({ "data.a": { $in: [{ $gt: 1 }] } })).toBe("filter.data.a.$in[0]");

@@ -101,16 +101,19 @@ describe.each(storeBackends)("$name store", (backend) => {
 
     it("records when a tenant's portal links were revoked, the latest time winning, and forgets it with the tenant", async () => {
       const store = await open();
-      expect(await store.portalLinkState(TENANT)).toEqual({ revokedBefore: null });
+      expect(await store.portalLinkState(TENANT)).toEqual({ revokedBefore: null, createdAt: NOW });
       expect(await store.portalLinkState("no-such-tenant")).toBeNull();
       await store.revokePortalLinks(TENANT, NOW + 10);
       await store.revokePortalLinks(TENANT, NOW + 20);
-      expect(await store.portalLinkState(TENANT)).toEqual({ revokedBefore: NOW + 20 });
-      expect(await store.portalLinkState(OTHER)).toEqual({ revokedBefore: null });
+      expect(await store.portalLinkState(TENANT)).toEqual({ revokedBefore: NOW + 20, createdAt: NOW });
+      // A revocation from a process whose clock is behind does not bring earlier links back.
+      await store.revokePortalLinks(TENANT, NOW + 15);
+      expect(await store.portalLinkState(TENANT)).toEqual({ revokedBefore: NOW + 20, createdAt: NOW });
+      expect(await store.portalLinkState(OTHER)).toEqual({ revokedBefore: null, createdAt: NOW + 1 });
       await store.deleteTenant(TENANT);
       expect(await store.portalLinkState(TENANT)).toBeNull();
       await store.insertTenant({ id: TENANT, name: "A again", createdAt: NOW + 30 });
-      expect(await store.portalLinkState(TENANT)).toEqual({ revokedBefore: null });
+      expect(await store.portalLinkState(TENANT)).toEqual({ revokedBefore: null, createdAt: NOW + 30 });
     });
   });
 

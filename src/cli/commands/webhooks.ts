@@ -173,6 +173,7 @@ interface WebhookFlags {
   retryInitialDelay?: string;
   retryMaxDelay?: string;
   filter?: string;
+  propagateTraceContext?: string;
   proxyUrl?: string;
   tlsCertFile?: string;
   tlsKeyFile?: string;
@@ -193,6 +194,7 @@ function withWebhookFields(command: Command): Command {
     .option("--auth-credentials <json>", `credentials for --auth-type as JSON, e.g. ${CREDENTIALS_EXAMPLE}`)
     .option("--filter <json>", `payload filter: a MongoDB-style query over the event's {type, data, metadata}, e.g. ${FILTER_EXAMPLE}; only events it matches are delivered ("null" removes it)`)
     .option("--payload-format <format>", "body shape: identus (default), prism (seed 000), standard, systemprompt (seed 003), agentfactory (seed 004) or svix")
+    .option("--propagate-trace-context <bool>", "true: attempts carry the producer's W3C traceparent when tracing is on (docs/observability.md); false: they do not (the default)")
     .option("--timeout <ms>", "request timeout in milliseconds")
     .option("--retry <json>", `retry policy as JSON, e.g. ${RETRY_EXAMPLE}; the --retry-* flags below win over its fields`)
     .option("--retry-strategy <strategy>", "how the delay between attempts grows: exponential (doubles; the default), linear or fixed")
@@ -239,6 +241,9 @@ function webhookBody(flags: WebhookFlags): Record<string, unknown> {
   if (flags.headers !== undefined) body.headers = parseJsonObject("--headers", flags.headers, HEADERS_EXAMPLE);
   if (flags.publicHeaders !== undefined) body.publicHeaders = flags.publicHeaders.trim() === "" ? [] : parseList("--public-headers", flags.publicHeaders);
   if (flags.filter !== undefined) body.filter = parseFilter(flags.filter);
+  if (flags.propagateTraceContext !== undefined) {
+    body.propagateTraceContext = choice("--propagate-trace-context", flags.propagateTraceContext.toLowerCase(), ["true", "false"] as const) === "true";
+  }
   if (flags.payloadFormat !== undefined) body.payloadFormat = choice("--payload-format", flags.payloadFormat, PAYLOAD_FORMATS);
   if (flags.timeout !== undefined) body.timeoutMs = parseWholeNumber("--timeout", flags.timeout, 100, 300_000, "milliseconds");
   const retry = retryBody(flags);

@@ -74,18 +74,20 @@ export async function revokeApiKey(db: SqlRunner, id: string, now: number): Prom
 
 export async function revokePortalLinks(db: SqlRunner, tenantId: string, before: number): Promise<void> {
   await db.run(
-    "INSERT INTO portal_link_revocations (tenant_id, revoked_before) VALUES ($1, $2) ON CONFLICT (tenant_id) DO UPDATE SET revoked_before = excluded.revoked_before",
+    "INSERT INTO portal_link_revocations (tenant_id, revoked_before) VALUES ($1, $2) ON CONFLICT (tenant_id) DO UPDATE SET revoked_before = " +
+      // Never earlier than a revocation already stored: another process's clock may be behind.
+      "CASE WHEN excluded.revoked_before > portal_link_revocations.revoked_before THEN excluded.revoked_before ELSE portal_link_revocations.revoked_before END",
     [tenantId, before],
   );
 }
 
-/** One read per portal link checked: whether the tenant exists, and when its links were last revoked. */
-export async function portalLinkState(db: SqlRunner, tenantId: string): Promise<{ revokedBefore: number | null } | null> {
-  const row = await db.get<{ revoked_before: number | string | null }>(
-    "SELECT r.revoked_before FROM tenants t LEFT JOIN portal_link_revocations r ON r.tenant_id = t.id WHERE t.id = $1",
+/** One read per portal link checked: whether the tenant exists, since when, and when its links were last revoked. */
+export async function portalLinkState(db: SqlRunner, tenantId: string): Promise<{ revokedBefore: number | null; createdAt: number } | null> {
+  const row = await db.get<{ revoked_before: number | string | null; created_at: number | string }>(
+    "SELECT r.revoked_before, t.created_at FROM tenants t LEFT JOIN portal_link_revocations r ON r.tenant_id = t.id WHERE t.id = $1",
     [tenantId],
   );
   if (!row) return null;
   // PostgreSQL returns BIGINT as text.
-  return { revokedBefore: row.revoked_before === null ? null : Number(row.revoked_before) };
+  return { revokedBefore: row.revoked_before === null ? null : Number(row.revoked_before), createdAt: Number(row.created_at) };
 }
