@@ -7,7 +7,7 @@ import { isUuid, uuidv7 } from "../domain/ids.js";
 import { assertJsonValue, assertStorableText } from "../domain/json-limits.js";
 import { type FilteredEvent, type PayloadFilterTester, payloadFilterTester } from "../domain/payload-filter.js";
 import type { HeraldEvent } from "../domain/types.js";
-import { invalidField, tooLarge } from "../errors.js";
+import { HeraldError, invalidField, tooLarge } from "../errors.js";
 import type { IngestRequest } from "../store/store.js";
 
 export interface EventInput {
@@ -37,6 +37,56 @@ export const DEFAULT_INGEST_LIMITS: IngestLimits = {
 
 /** Filter work one ingest call may spend, its events together; past it the call is refused (a 422 naming `filter`). */
 export const FILTER_CALL_BUDGET_MS = 250;
+/** Filter work one tenant may spend per second in a process, on average: a quarter of a core. */
+export const TENANT_FILTER_MS_PER_SECOND = 250;
+/** ... and at most this much at once, after a quiet spell. */
+export const TENANT_FILTER_BURST_MS = 1_000;
+
+/** What a tenant has left of its filter allowance; the caller charges what an evaluation took. */
+export interface FilterAllowance {
+  left(): number;
+  spend(ms: number): void;
+}
+
+/**
+ * One process's filter allowances by tenant, token buckets of TENANT_FILTER_MS_PER_SECOND
+ * refilled continuously up to TENANT_FILTER_BURST_MS. A call is bounded by FILTER_CALL_BUDGET_MS,
+ * but a tenant sending many calls with costly filters would still keep the process's one event
+ * loop busy, for every tenant: past its allowance its events are refused with a 429 until it refills.
+ */
+export class TenantFilterAllowances {
+  private readonly buckets = new Map<string, { ms: number; at: number }>();
+
+  constructor(private readonly clock: () => number = () => performance.now()) {}
+
+  of(tenantId: string): FilterAllowance {
+    const now = this.clock();
+    let bucket = this.buckets.get(tenantId);
+    if (bucket === undefined) {
+      if (this.buckets.size >= 10_000) this.forgetFull(now);
+      this.buckets.set(tenantId, (bucket = { ms: TENANT_FILTER_BURST_MS, at: now }));
+    }
+    const current = bucket;
+    return {
+      left: () => {
+        const at = this.clock();
+        current.ms = Math.min(TENANT_FILTER_BURST_MS, current.ms + ((at - current.at) * TENANT_FILTER_MS_PER_SECOND) / 1_000);
+        current.at = at;
+        return current.ms;
+      },
+      spend: (ms) => {
+        current.ms -= ms;
+      },
+    };
+  }
+
+  /** Buckets that have refilled are the same as none: dropped so that the map stays small. */
+  private forgetFull(now: number): void {
+    for (const [tenantId, bucket] of this.buckets) {
+      if (bucket.ms + ((now - bucket.at) * TENANT_FILTER_MS_PER_SECOND) / 1_000 >= TENANT_FILTER_BURST_MS) this.buckets.delete(tenantId);
+    }
+  }
+}
 
 /** Which webhooks an event goes to: by its type, the channels it was sent to, and (for webhooks with a payload filter) its content. */
 export type WebhookTargets = (type: string, channels?: readonly string[] | null, event?: Pick<HeraldEvent, "data" | "metadata">) => readonly string[];
@@ -49,6 +99,7 @@ export type WebhookTargets = (type: string, channels?: readonly string[] | null,
  */
 export function makeWebhookTargets(
   subscribers: Array<{ id: string; events: string[]; channels?: string[] | null; filter?: string | null }>,
+  allowance?: FilterAllowance,
 ): WebhookTargets {
   const byType = new Map<string, { webhooks: typeof subscribers; ids: string[]; filtered: boolean }>();
   const anyChannel = subscribers.some((webhook) => webhook.channels);
@@ -64,11 +115,21 @@ export function makeWebhookTargets(
           "send fewer events per request, or simplify the webhooks' filters (nothing of this request was accepted)",
       );
     }
+    if (allowance !== undefined && allowance.left() <= 0) {
+      throw new HeraldError(
+        "HERALD_ERR_RATE_LIMITED",
+        `filter: this tenant's webhooks' payload filters used their allowance of ${TENANT_FILTER_MS_PER_SECOND} ms per second; ` +
+          "retry in a few seconds, or simplify the filters (nothing of this request was accepted)",
+        { field: "filter" },
+      );
+    }
     const started = performance.now();
     try {
       return tester(envelope);
     } finally {
-      filterMs += performance.now() - started;
+      const took = performance.now() - started;
+      filterMs += took;
+      allowance?.spend(took);
     }
   };
   return (type, channels, event) => {

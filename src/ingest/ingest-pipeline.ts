@@ -12,7 +12,7 @@ import type { IngestRequest, IngestResult, Store } from "../store/store.js";
 import type { EventSchemas, SchemaMemo } from "./event-schemas.js";
 import type { HeraldTracing, TraceHeaders } from "../tracing/tracing.js";
 import type { GroupCommit } from "./group-commit.js";
-import { type EventInput, type IngestLimits, makeWebhookTargets, prepareIngest } from "./ingest-event.js";
+import { type EventInput, type IngestLimits, TenantFilterAllowances, makeWebhookTargets, prepareIngest } from "./ingest-event.js";
 
 export interface AcceptOptions {
   /** Name the events `events[i]` in errors (a batch); a single event's fields are named bare. */
@@ -60,6 +60,7 @@ const KNOWN_TENANT_MS = 5_000;
 
 export function makeIngestPipeline(deps: IngestDependencies): IngestPipeline {
   const knownTenants = new LRUCache<string, true>({ max: KNOWN_TENANTS, ttl: KNOWN_TENANT_MS });
+  const filterAllowances = new TenantFilterAllowances();
 
   // With several processes on one store, a tenant deleted by another process must not take
   // events here for another 5 s (they would outlive the deletion): there, every call reads.
@@ -81,7 +82,7 @@ export function makeIngestPipeline(deps: IngestDependencies): IngestPipeline {
     const now = Date.now();
     const { deliverTo } = options;
     const subscribers = deliverTo !== undefined ? [] : await deps.store.listSubscribers(tenantId);
-    const webhooksFor = deliverTo !== undefined ? () => [deliverTo] : makeWebhookTargets(subscribers);
+    const webhooksFor = deliverTo !== undefined ? () => [deliverTo] : makeWebhookTargets(subscribers, filterAllowances.of(tenantId));
     const globalWebhooks = new Set(subscribers.filter((webhook) => webhook.tenantId === null).map((webhook) => webhook.id));
     const memo: SchemaMemo = new Map();
     const requests: IngestRequest[] = [];

@@ -7,7 +7,7 @@ import {
   FILTER_PATTERN_BUDGET_MS, MAX_FILTER_STEPS, checkPayloadFilter, payloadFilterTester, type FilteredEvent,
 } from "../../src/domain/payload-filter.js";
 import { HeraldError } from "../../src/errors.js";
-import { makeWebhookTargets } from "../../src/ingest/ingest-event.js";
+import { TENANT_FILTER_BURST_MS, TENANT_FILTER_MS_PER_SECOND, TenantFilterAllowances, makeWebhookTargets } from "../../src/ingest/ingest-event.js";
 
 const order: FilteredEvent = {
   type: "order.paid",
@@ -188,6 +188,33 @@ describe("payload filter compiler", () => {
 
     const cheap = makeWebhookTargets([{ id: "c", events: ["*"], filter: JSON.stringify(checkPayloadFilter({ "data.n": { $gte: 0 } })) }]);
     for (let n = 0; n < 20_000; n++) expect(cheap("t", null, { data: { n }, metadata: null })).toEqual(["c"]);
+  });
+
+  test("a tenant's filter work across calls is bounded per second: past its allowance a call is a 429, and it refills", () => {
+    let now = 0;
+    const allowances = new TenantFilterAllowances(() => now);
+    const descending = Array.from({ length: 4_000 }, (_, i) => 3_999 - i);
+    const costly = JSON.stringify(checkPayloadFilter({ "data.items": { $all: Array.from({ length: 190 }, (_, i) => i) } }));
+    const subscribers = [{ id: "a", events: ["*"], filter: costly }];
+    // One call per event, as separate POST /v1/events would be; the fake clock stands still, so nothing refills.
+    const call = (tenantId: string) => makeWebhookTargets(subscribers, allowances.of(tenantId))("t", null, { data: { items: descending }, metadata: null });
+    let refused: unknown;
+    let calls = 0;
+    for (; calls < 1_000 && refused === undefined; calls++) {
+      try {
+        expect(call("acme")).toEqual([]);
+      } catch (error) {
+        refused = error;
+      }
+    }
+    expect(refused).toMatchObject({ status: 429, code: "HERALD_ERR_RATE_LIMITED", field: "filter" });
+    expect((refused as Error).message).toMatch(/allowance of 250 ms per second; retry in a few seconds/);
+    expect(calls).toBeGreaterThan(1);
+    expect(() => call("acme")).toThrow(/allowance/);
+    // Another tenant has its own allowance; the first refills with time.
+    expect(call("globex")).toEqual([]);
+    now += (TENANT_FILTER_BURST_MS / TENANT_FILTER_MS_PER_SECOND) * 1_000;
+    expect(call("acme")).toEqual([]);
   });
 
   test("fan-out evaluates each webhook's filter per event, and only for webhooks of the event's type", () => {
