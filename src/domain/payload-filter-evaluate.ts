@@ -7,6 +7,7 @@
 import { RE2JS } from "re2js";
 import sift from "sift";
 import { invalidField } from "../errors.js";
+import { isJsonObject } from "./json-limits.js";
 
 /** What a filter is evaluated against. */
 export interface FilteredEvent {
@@ -45,8 +46,7 @@ export const TYPE_NAMES: Record<string, (value: unknown) => boolean> = {
 };
 const REGEX_FLAGS: Record<string, number> = { i: RE2JS.CASE_INSENSITIVE, m: RE2JS.MULTILINE, s: RE2JS.DOTALL };
 
-export const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
-export const isOperatorObject = (value: unknown): value is Record<string, unknown> => isObject(value) && Object.keys(value).some((key) => key.startsWith("$"));
+export const isOperatorObject = (value: unknown): value is Record<string, unknown> => isJsonObject(value) && Object.keys(value).some((key) => key.startsWith("$"));
 
 // ---- $regex on RE2
 

@@ -24,10 +24,10 @@
  */
 import { LRUCache } from "lru-cache";
 import { invalidField } from "../errors.js";
-import { assertJsonValue } from "./json-limits.js";
+import { assertJsonValue, isJsonObject } from "./json-limits.js";
 import {
   FILTER_PATTERN_BUDGET_MS, LOGICAL, MAX_FILTER_PATTERN_LENGTH, MAX_FILTER_PATTERN_PROGRAM, MAX_FILTER_STEPS, TYPE_NAMES,
-  compileFilter, compilePattern, isObject, isOperatorObject, type FilteredEvent, type PayloadFilterTester,
+  compileFilter, compilePattern, isOperatorObject, type FilteredEvent, type PayloadFilterTester,
 } from "./payload-filter-evaluate.js";
 
 export { FILTER_PATTERN_BUDGET_MS, MAX_FILTER_PATTERN_LENGTH, MAX_FILTER_PATTERN_PROGRAM, MAX_FILTER_STEPS, type FilteredEvent, type PayloadFilterTester };
@@ -70,7 +70,7 @@ function countTerm(walk: Walk, at: string, n = 1): void {
  * operators apply to the item itself (`{"$elemMatch": {"$gte": 80}}`).
  */
 function checkQuery(query: unknown, at: string, root: boolean, walk: Walk): void {
-  if (!isObject(query)) throw invalidField(at, 'must be an object of field paths and conditions, e.g. {"data.amount": {"$gte": 100}}');
+  if (!isJsonObject(query)) throw invalidField(at, 'must be an object of field paths and conditions, e.g. {"data.amount": {"$gte": 100}}');
   for (const [key, value] of Object.entries(query)) {
     const here = `${at}.${key}`;
     countTerm(walk, here);
@@ -204,7 +204,7 @@ export function checkPayloadFilter(value: unknown, field = "filter"): PayloadFil
 
 function checkAndCompile(value: unknown, field: string): { filter: PayloadFilter; text: string; tester: PayloadFilterTester } | null {
   if (value === null) return null;
-  if (!isObject(value)) throw invalidField(field, 'must be null (no filter) or a query object, e.g. {"data.amount": {"$gte": 100}}');
+  if (!isJsonObject(value)) throw invalidField(field, 'must be null (no filter) or a query object, e.g. {"data.amount": {"$gte": 100}}');
   if (Object.keys(value).length === 0) return null;
   // Before anything recursive: depth and numbers JSON can carry; then the size.
   assertJsonValue(value, field, MAX_FILTER_DEPTH);

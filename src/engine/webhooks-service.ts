@@ -84,7 +84,8 @@ export function makeWebhookService(ctx: EngineContext): WebhookService {
   /** A webhook's own proxy is a place Herald connects to on a tenant's word: held to the target rules (the server's proxy is the operator's). */
   async function checkOwnProxy(webhook: Webhook): Promise<void> {
     if (!webhook.proxyUrl || webhook.proxyUrl === DIRECT) return;
-    await checkTargetUrl(webhook.proxyUrl, { ...config.targetPolicy, deniedPorts: [] }, "proxyUrl");
+    // A proxy may be on any port, and http: what it carries to an https target is tunnelled.
+    await checkTargetUrl(webhook.proxyUrl, { ...config.targetPolicy, deniedPorts: [], httpsOnly: false }, "proxyUrl");
   }
 
   async function save(next: Webhook): Promise<Webhook> {

@@ -51,7 +51,7 @@
 import { Ajv, type ErrorObject, type FuncKeywordDefinition, type Options, type ValidateFunction } from "ajv";
 import { LRUCache } from "lru-cache";
 import { RE2JS } from "re2js";
-import { MAX_JSON_DEPTH, assertJsonValue, childPath } from "../domain/json-limits.js";
+import { MAX_JSON_DEPTH, assertJsonValue, childPath, isJsonObject } from "../domain/json-limits.js";
 import { HeraldError, invalidField } from "../errors.js";
 import type { Store } from "../store/store.js";
 
@@ -277,9 +277,8 @@ const DESCEND_ONE: Record<string, string> = {
 };
 const CONTAINERS = ["definitions", "$defs"];
 
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
-const entriesOf = (value: unknown): Array<[string, unknown]> => (isObject(value) ? Object.entries(value) : []);
-const countOf = (value: unknown): number => (Array.isArray(value) ? value.length : isObject(value) ? Object.keys(value).length : 0);
+const entriesOf = (value: unknown): Array<[string, unknown]> => (isJsonObject(value) ? Object.entries(value) : []);
+const countOf = (value: unknown): number => (Array.isArray(value) ? value.length : isJsonObject(value) ? Object.keys(value).length : 0);
 
 /** A schema's subschemas and patterns, checked: refs, `$id`, `$async`, patterns, cost. */
 class SchemaGraph {
@@ -303,7 +302,7 @@ class SchemaGraph {
 
   private add(schema: unknown, at: string): number | null {
     if (typeof schema === "boolean") return this.push({ weight: 1, inPlace: [], descend: [] });
-    if (!isObject(schema)) return null; // not a schema: the meta-schema check refused it already
+    if (!isJsonObject(schema)) return null; // not a schema: the meta-schema check refused it already
     const known = this.ids.get(schema);
     if (known !== undefined) return known;
     const node: SchemaNode = { weight: 1, inPlace: [], descend: [] };
@@ -392,7 +391,7 @@ class SchemaGraph {
     for (const raw of tokens) {
       const token = raw.replace(/~1/g, "/").replace(/~0/g, "~");
       const index = Array.isArray(target) && /^\d+$/.test(token) ? Number(token) : null;
-      target = index !== null ? (target as unknown[])[index] : isObject(target) && Object.hasOwn(target, token) ? target[token] : undefined;
+      target = index !== null ? (target as unknown[])[index] : isJsonObject(target) && Object.hasOwn(target, token) ? target[token] : undefined;
       path = childPath(path, index ?? token);
       if (target === undefined) throw invalidField(at, `is ${JSON.stringify(ref)}, which points at nothing in this schema`);
     }
@@ -492,7 +491,7 @@ class SchemaGraph {
 
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (isObject(value)) return `{${Object.keys(value).sort().map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key])}`).join(",")}}`;
+  if (isJsonObject(value)) return `{${Object.keys(value).sort().map((key) => `${JSON.stringify(key)}:${canonicalJson(value[key])}`).join(",")}}`;
   return JSON.stringify(value) ?? "null";
 }
 

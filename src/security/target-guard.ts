@@ -145,8 +145,7 @@ export function privateTargetError(host: string, address: string, range: string,
  */
 export async function checkTargetUrl(url: string, policy: TargetPolicy, field = "url"): Promise<void> {
   const parsed = new URL(url);
-  // A proxy's own URL may be http: what it carries to an https target is tunnelled.
-  if (policy.httpsOnly && parsed.protocol !== "https:" && field !== "proxyUrl") {
+  if (policy.httpsOnly && parsed.protocol !== "https:") {
     throw invalidField(field, "must use https (HERALD_HTTPS_ONLY is set)");
   }
   const host = parsed.hostname.replace(/^\[|\]$/g, "");

@@ -6,9 +6,10 @@
  * real socket, both stores.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { ApiException, Svix } from "svix";
+import { Svix } from "svix";
 import { AUTH_FAILURE_BURST } from "../../src/api/auth.js";
 import { adminHeaders, closeAll, expectProblem, makeTenant, startReceiver, startTestServer, type TestServer } from "./helpers.js";
+import { rejection } from "./svix-rejection.js";
 
 afterEach(closeAll);
 
@@ -271,18 +272,6 @@ describe("portal links on /v1", () => {
     expect((await server.app.inject({ method: "GET", url: "/v1/webhooks", headers: bearer(fresh.token) })).statusCode).toBe(200);
   });
 });
-
-/** The ApiException a call raised; fails the test when it resolved. */
-async function rejection(call: Promise<unknown>): Promise<ApiException<{ code?: string; detail?: unknown }>> {
-  try {
-    await call;
-  } catch (error) {
-    if (!(error instanceof ApiException)) throw error;
-    if (typeof error.body === "string") error.body = JSON.parse(error.body) as unknown;
-    return error as ApiException<{ code?: string; detail?: unknown }>;
-  }
-  throw new Error("the call succeeded; an ApiException was expected");
-}
 
 describe("Svix app portal access", () => {
   it("authentication.appPortalAccess answers {url, token}: a link to the application's tenant, 7 days by default, read-only when asked", async () => {

@@ -4,23 +4,11 @@
  * endpoints, messages, attempts, event types, auth and errors, and the same data through /v1.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { ApiException, Svix, Webhook } from "svix";
+import { Svix, Webhook } from "svix";
 import { adminHeaders, closeAll, makeTenant, startReceiver, startTestServer, type TestServer } from "./helpers.js";
+import { rejection } from "./svix-rejection.js";
 
 afterEach(closeAll);
-
-/** The ApiException a call raised; fails the test when it resolved. */
-async function rejection(call: Promise<unknown>): Promise<ApiException<{ code?: string; detail?: unknown }>> {
-  try {
-    await call;
-  } catch (error) {
-    if (!(error instanceof ApiException)) throw error;
-    // The clients parse 4xx bodies; a 5xx body they keep as text.
-    if (typeof error.body === "string") error.body = JSON.parse(error.body) as unknown;
-    return error as ApiException<{ code?: string; detail?: unknown }>;
-  }
-  throw new Error("the call succeeded; an ApiException was expected");
-}
 
 /** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. */
 async function eventually<T>(check: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {

@@ -8,7 +8,7 @@
 import { mkdirSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium, SCREENSHOTS, startHerald, startReceiver, type TestHerald, type TestReceiver } from "./harness.js";
+import { launchChromium, SCREENSHOTS, startHerald, startReceiver, watchErrors, type TestHerald, type TestReceiver } from "./harness.js";
 
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
@@ -40,16 +40,6 @@ async function signIn(page: Page, key: string) {
   await page.fill("#api-key", key);
   await page.click("button[type=submit]");
   await page.waitForSelector("[data-testid=role]");
-}
-
-/** Fails the test on any script error in the page: a broken module would otherwise just render nothing. */
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("pageerror", (error) => errors.push(error.message));
-  page.on("console", (message) => {
-    if (message.type() === "error" && !/status of (401|404)/.test(message.text())) errors.push(message.text());
-  });
-  return errors;
 }
 
 describe("dashboard", () => {

@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { startServer } from "../../src/api/server.js";
 import { loadConfig } from "../../src/config/load-config.js";
 import type { Herald } from "../../src/herald.js";
@@ -35,6 +35,19 @@ export function launchChromium(): Promise<Browser> {
     executablePath: CHROMIUM_PATH,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync"],
   });
+}
+
+/**
+ * Collects the page's script errors and console errors, for a test to assert none: a broken module
+ * would otherwise just render nothing. Refused requests (401, 404) are expected in these tests.
+ */
+export function watchErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  page.on("console", (message) => {
+    if (message.type() === "error" && !/status of (401|404)/.test(message.text())) errors.push(message.text());
+  });
+  return errors;
 }
 
 export interface ReceivedRequest {

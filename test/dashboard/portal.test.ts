@@ -9,7 +9,7 @@
 import { mkdirSync } from "node:fs";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium, SCREENSHOTS, startHerald, startReceiver, type TestHerald, type TestReceiver } from "./harness.js";
+import { launchChromium, SCREENSHOTS, startHerald, startReceiver, watchErrors, type TestHerald, type TestReceiver } from "./harness.js";
 
 const DESKTOP = { width: 1280, height: 800 };
 
@@ -55,16 +55,6 @@ afterAll(async () => {
   await herald?.close();
   await receiver?.close();
 });
-
-/** Fails the test on any script error in the page; refused requests (401, 404) are expected here. */
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on("pageerror", (error) => errors.push(error.message));
-  page.on("console", (message) => {
-    if (message.type() === "error" && !/status of (401|404)/.test(message.text())) errors.push(message.text());
-  });
-  return errors;
-}
 
 /** Every URL and Referer the page sends, to show the token is in none. */
 function watchRequests(page: Page): string[] {
