@@ -56,13 +56,23 @@ function startLoadClient(context: BenchContext): LoadClient {
   };
 }
 
+/** A load's result and the CPU this process (the server under test; the client is another process) spent meanwhile, in µs. */
+type MeasuredLoad = LoadResult & { cpuMicros: number };
+
+async function measuredLoad(client: LoadClient, command: Parameters<LoadClient["load"]>[0]): Promise<MeasuredLoad> {
+  const before = process.cpuUsage();
+  const result = await client.load(command);
+  const cpu = process.cpuUsage(before);
+  return { ...result, cpuMicros: cpu.user + cpu.system };
+}
+
 function checkLoad(what: string, result: LoadResult, expected: number): void {
   if (result.failed > 0 || result.sent < expected) {
     throw new Error(`${what}: ${result.failed} of ${result.sent} requests failed (${expected} planned); first: ${result.firstFailure ?? "none"}`);
   }
 }
 
-async function measureBareFastify(client: LoadClient, body: string, requests: number): Promise<LoadResult> {
+async function measureBareFastify(client: LoadClient, body: string, requests: number): Promise<MeasuredLoad> {
   const app = Fastify({ logger: false });
   app.post("/v1/events", async (_request, reply) => reply.code(202).send({ id: randomUUID() }));
   await app.listen({ port: 0, host: "127.0.0.1" });
@@ -70,7 +80,7 @@ async function measureBareFastify(client: LoadClient, body: string, requests: nu
     const { port } = app.server.address() as { port: number };
     const command = { origin: `http://127.0.0.1:${port}`, path: "/v1/events", headers: { "content-type": "application/json" }, body, expectStatus: 202 };
     await client.load({ ...command, requests: Math.min(requests, 500) }); // warm-up
-    const result = await client.load({ ...command, requests });
+    const result = await measuredLoad(client, { ...command, requests });
     checkLoad("bare fastify", result, requests);
     return result;
   } finally {
@@ -110,12 +120,12 @@ export async function runIngest(context: BenchContext): Promise<ScenarioResult> 
       context.log(`ingest: ${options.ingestRequests} POST /v1/events`);
       await client.load({ ...base, path: "/v1/events", body: singleBody, requests: Math.min(options.ingestRequests, 500) });
       const singleProfile = await startProfileWindow("ingest-single");
-      const single = await client.load({ ...base, path: "/v1/events", body: singleBody, requests: options.ingestRequests });
+      const single = await measuredLoad(client, { ...base, path: "/v1/events", body: singleBody, requests: options.ingestRequests });
       logProfile(context, await singleProfile.stop());
       checkLoad("POST /v1/events", single, options.ingestRequests);
       context.log(`ingest: ${batchRequests} POST /v1/events/batch of ${options.ingestBatchSize}`);
       const batchProfile = await startProfileWindow("ingest-batch");
-      const batch = await client.load({ ...base, path: "/v1/events/batch", body: batchBody, requests: batchRequests });
+      const batch = await measuredLoad(client, { ...base, path: "/v1/events/batch", body: batchBody, requests: batchRequests });
       logProfile(context, await batchProfile.stop());
       checkLoad("POST /v1/events/batch", batch, batchRequests);
       return describeIngest(context, bare, single, batch);
@@ -132,7 +142,7 @@ function logProfile(context: BenchContext, path: string | null): void {
   if (path !== null) context.log(`profile written to ${path}`);
 }
 
-function describeIngest(context: BenchContext, bare: LoadResult, single: LoadResult, batch: LoadResult): ScenarioOutcome {
+function describeIngest(context: BenchContext, bare: MeasuredLoad, single: MeasuredLoad, batch: MeasuredLoad): ScenarioOutcome {
   const { options } = context;
   const concurrency = options.ingestConcurrency;
   const bareRate: Rate = context.ceiling.rate(bare.sent, bare.seconds, concurrency);
@@ -142,9 +152,13 @@ function describeIngest(context: BenchContext, bare: LoadResult, single: LoadRes
   const singleRatio = round(singleRate.perSecond / bareRate.perSecond, 3);
   const singleMet = singleRatio >= INGEST_TARGETS.singleRatioToBare;
   const batchMet = batchRate.perSecond >= INGEST_TARGETS.batchEventsPerSecond;
+  // CPU per request or event: steadier than a rate on a shared machine, where the rates drift 2x.
+  const cpuPer = (load: MeasuredLoad, count: number) => round(load.cpuMicros / Math.max(count, 1), 1);
+  const cpu = { bareFastify: cpuPer(bare, bare.sent), single: cpuPer(single, single.sent), batchPerEvent: cpuPer(batch, batchEvents) };
   return {
     json: {
       concurrency,
+      cpuMicros: cpu,
       bareFastify: { requests: bare.sent, seconds: round(bare.seconds, 3), requestsPerSecond: bareRate },
       single: { requests: single.sent, seconds: round(single.seconds, 3), eventsPerSecond: singleRate, ratioToBareFastify: singleRatio },
       batch: { requests: batch.sent, batchSize: options.ingestBatchSize, events: batchEvents, seconds: round(batch.seconds, 3), eventsPerSecond: batchRate },
@@ -155,12 +169,15 @@ function describeIngest(context: BenchContext, bare: LoadResult, single: LoadRes
     },
     figures: [
       rateFigure("bare fastify POST route", bareRate, "req/s"),
+      { name: "  CPU per request (server process)", value: cpu.bareFastify, unit: "µs" },
       rateFigure("POST /v1/events", singleRate, "events/s"),
+      { name: "  CPU per event (server process)", value: cpu.single, unit: "µs" },
       { name: "  POST /v1/events / bare fastify", value: singleRatio, unit: "ratio", target: { goal: `>= ${INGEST_TARGETS.singleRatioToBare}`, met: singleMet } },
       rateFigure(`POST /v1/events/batch (${options.ingestBatchSize} per request)`, batchRate, "events/s", {
         goal: `>= ${INGEST_TARGETS.batchEventsPerSecond.toLocaleString("en-US")}/s`,
         met: batchMet,
       }),
+      { name: "  CPU per event (server process)", value: cpu.batchPerEvent, unit: "µs" },
     ],
   };
 }

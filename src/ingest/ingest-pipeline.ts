@@ -102,12 +102,14 @@ export function makeIngestPipeline(deps: IngestDependencies): IngestPipeline {
     return { requests, globalWebhooks };
   }
 
+  /** The deliveries of a fresh event the tenant may read: all but those to global webhooks. */
+  function freshTenantDeliveries(result: IngestResult, request: IngestRequest, globalWebhooks: ReadonlySet<string>): string[] {
+    if (globalWebhooks.size === 0) return result.deliveryIds;
+    return request.deliveries.filter((delivery) => !globalWebhooks.has(delivery.webhookId)).map((delivery) => delivery.id);
+  }
+
   /** A replay answers with the deliveries the first acceptance made; the tenant's are read back (replays are rare). */
-  async function tenantDeliveries(result: IngestResult, request: IngestRequest, globalWebhooks: ReadonlySet<string>): Promise<string[]> {
-    if (!result.duplicate) {
-      if (globalWebhooks.size === 0) return result.deliveryIds;
-      return request.deliveries.filter((delivery) => !globalWebhooks.has(delivery.webhookId)).map((delivery) => delivery.id);
-    }
+  async function replayedTenantDeliveries(result: IngestResult): Promise<string[]> {
     const own = await deps.store.listDeliveries({ tenantId: result.event.tenantId, eventId: result.event.id, webhookTenantId: result.event.tenantId, limit: 1000 });
     const ownIds = new Set(own.items.map((delivery) => delivery.id));
     return result.deliveryIds.filter((id) => ownIds.has(id));
@@ -144,7 +146,13 @@ export function makeIngestPipeline(deps: IngestDependencies): IngestPipeline {
       deps.onEventAccepted?.(result.event, result.deliveryIds.length);
     }
     if (fresh) deps.wake();
-    return Promise.all(results.map(async (result, i) => ({ ...result, tenantDeliveryIds: await tenantDeliveries(result, requests[i]!, globalWebhooks) })));
+    // No promise per event: only a replay reads anything back.
+    const accepted = results.map((result, i): AcceptedEvent => ({
+      ...result,
+      tenantDeliveryIds: result.duplicate ? [] : freshTenantDeliveries(result, requests[i]!, globalWebhooks),
+    }));
+    if (!results.some((result) => result.duplicate)) return accepted;
+    return Promise.all(accepted.map(async (event) => (event.duplicate ? { ...event, tenantDeliveryIds: await replayedTenantDeliveries(event) } : event)));
   }
 
   return {

@@ -11,7 +11,7 @@ import type { AttemptSeriesQuery } from "../stats-series.js";
 import type { StoreFaults } from "../store-faults.js";
 import type {
   AttemptOutcome, ClaimRequest, DeliveryFilter, DueDelivery, EventAttemptFilter, EventFilter, IngestRequest, IngestResult, LeaseFilter, Store,
-  StoreCapabilities, StoredApiKey, WebhookFilter,
+  StoreCapabilities, StoredApiKey, Subscriber, WebhookFilter,
 } from "../store.js";
 import { webhookAttemptSeries } from "./attempt-series.js";
 import * as deliveries from "./deliveries.js";
@@ -19,6 +19,7 @@ import * as eventTypes from "./event-types.js";
 import * as events from "./events.js";
 import * as recovery from "./recovery.js";
 import { deleteFinishedBefore } from "./retention.js";
+import { KeptReads } from "./ingest-reads.js";
 import type { SqlRunner } from "./runner.js";
 import * as tenants from "./tenants.js";
 import { webhookStats } from "./webhook-stats.js";
@@ -37,6 +38,44 @@ export abstract class SqlStore implements Store {
     /** The faults `sql` maps its errors through (../store-faults.ts). */
     protected readonly faults: StoreFaults,
   ) {}
+
+  /** Kept only where the backend can tell that another connection wrote (keptReadsStale): ./ingest-reads.ts. */
+  private readonly subscribers = new KeptReads<Subscriber[]>();
+  private readonly eventTypes = new KeptReads<EventType | null>();
+
+  /** A write that may change subscribers or event types: forgotten before it runs, and the reads racing it are not kept. */
+  private changing<T>(write: () => Promise<T>, what: { subscribers?: true; eventTypes?: true }): Promise<T> {
+    const forget = () => {
+      if (what.subscribers) this.subscribers.forget();
+      if (what.eventTypes) this.eventTypes.forget();
+      this.announceChange();
+    };
+    forget();
+    // Again after: a read that began while the write ran saw the old rows and must not stay.
+    return write().finally(forget);
+  }
+
+  /**
+   * Whether someone else may have changed what is kept since the last call (another store on
+   * the same database); null: the backend cannot tell cheaply, and nothing is kept (PostgreSQL,
+   * where other processes write all the time).
+   */
+  protected keptReadsStale(): boolean | null {
+    return null;
+  }
+
+  /** This store changed webhooks, event types or tenants: other stores on the same database learn of it (SqliteStore). */
+  protected announceChange(): void {}
+
+  private keepingReads(): boolean {
+    const stale = this.keptReadsStale();
+    if (stale === null) return false;
+    if (stale) {
+      this.subscribers.forget();
+      this.eventTypes.forget();
+    }
+    return true;
+  }
 
   abstract migrate(): Promise<void>;
   abstract close(): Promise<void>;
@@ -90,7 +129,7 @@ export abstract class SqlStore implements Store {
   }
 
   deleteTenant(id: string) {
-    return tenants.deleteTenant(this.sql, id);
+    return this.changing(() => tenants.deleteTenant(this.sql, id), { subscribers: true, eventTypes: true });
   }
 
   insertApiKey(key: StoredApiKey) {
@@ -124,11 +163,11 @@ export abstract class SqlStore implements Store {
   // ---- webhooks
 
   insertWebhook(webhook: Webhook) {
-    return webhooks.insertWebhook(this.sql, this.box, webhook);
+    return this.changing(() => webhooks.insertWebhook(this.sql, this.box, webhook), { subscribers: true });
   }
 
   updateWebhook(webhook: Webhook) {
-    return webhooks.updateWebhook(this.sql, this.box, webhook);
+    return this.changing(() => webhooks.updateWebhook(this.sql, this.box, webhook), { subscribers: true });
   }
 
   getWebhook(id: string) {
@@ -144,15 +183,16 @@ export abstract class SqlStore implements Store {
   }
 
   deleteWebhook(id: string) {
-    return webhooks.deleteWebhook(this.sql, id);
+    return this.changing(() => webhooks.deleteWebhook(this.sql, id), { subscribers: true });
   }
 
   listSubscribers(tenantId: string) {
-    return webhooks.listSubscribers(this.sql, tenantId);
+    if (!this.keepingReads()) return webhooks.listSubscribers(this.sql, tenantId);
+    return this.subscribers.read(tenantId, () => webhooks.listSubscribers(this.sql, tenantId));
   }
 
   setWebhookStatus(id: string, status: WebhookStatus, reason: string | null, now: number) {
-    return webhooks.setWebhookStatus(this.sql, id, status, reason, now);
+    return this.changing(() => webhooks.setWebhookStatus(this.sql, id, status, reason, now), { subscribers: true });
   }
 
   markWebhookFailing(id: string, now: number) {
@@ -244,11 +284,12 @@ export abstract class SqlStore implements Store {
   // ---- event types
 
   upsertEventType(eventType: EventType) {
-    return eventTypes.upsertEventType(this.sql, eventType);
+    return this.changing(() => eventTypes.upsertEventType(this.sql, eventType), { eventTypes: true });
   }
 
   getEventType(tenantId: string, name: string) {
-    return eventTypes.getEventType(this.sql, tenantId, name);
+    if (!this.keepingReads()) return eventTypes.getEventType(this.sql, tenantId, name);
+    return this.eventTypes.read(`${tenantId}\n${name}`, () => eventTypes.getEventType(this.sql, tenantId, name));
   }
 
   listEventTypes(tenantId: string) {
@@ -256,6 +297,6 @@ export abstract class SqlStore implements Store {
   }
 
   deleteEventType(tenantId: string, name: string) {
-    return eventTypes.deleteEventType(this.sql, tenantId, name);
+    return this.changing(() => eventTypes.deleteEventType(this.sql, tenantId, name), { eventTypes: true });
   }
 }

@@ -19,7 +19,7 @@
  */
 import Database from "better-sqlite3";
 import { chmodSync, closeSync, mkdirSync, openSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { configError, type HeraldError } from "../../errors.js";
 import type { SecretBox } from "../../secrets/secret-box.js";
 import { SqlStore } from "../sql/sql-store.js";
@@ -39,6 +39,26 @@ export interface SqliteStoreOptions {
   synchronous?: "NORMAL" | "FULL";
 }
 
+/**
+ * Herald's SQLite file serves one process (docs/scaling.md), but a process may open several
+ * stores on it (tests do, to write behind an engine's back): their changes are counted per file.
+ */
+const changesByFile = new Map<string, { count: number }>();
+
+function changesOf(path: string): { count: number } {
+  const key = resolve(path);
+  let changes = changesByFile.get(key);
+  if (changes === undefined) changesByFile.set(key, (changes = { count: 0 }));
+  return changes;
+}
+
+/**
+ * How stale kept reads may be after another process wrote to the file (which docs/scaling.md
+ * does not support, but nothing prevents): a webhook it created gets this process's events
+ * within this long.
+ */
+const OTHER_PROCESS_CHECK_MS = 1_000;
+
 export class SqliteStore extends SqlStore {
   readonly backend = "sqlite" as const;
   readonly capabilities = { multiProcess: false, crossProcessWakeups: false };
@@ -57,12 +77,48 @@ export class SqliteStore extends SqlStore {
     const runner = new SqliteRunner(connection);
     super(runner, options.secretBox, runner.faults);
     this.watch = options.path === ":memory:" ? null : new SqliteFileWatch(options.path);
+    this.fileChanges = options.path === ":memory:" ? { count: 0 } : changesOf(options.path);
     this.db = db;
     this.connection = connection;
     this.runner = runner;
     this.dispatch = new SqliteDispatchQueries(db);
     this.ingestOne = db.transaction((request: IngestRequest) => ingestOne(connection, request));
     this.ingestAll = db.transaction((requests: IngestRequest[]) => ingestAll(connection, requests));
+  }
+
+  /** Changes made through any store open on this file in this process (KeptChanges). */
+  private readonly fileChanges: { count: number };
+  private seenChanges = -1;
+  private dataVersion: number | null = null;
+  private dataVersionCheckedAt = 0;
+  private dataVersionStatement: Database.Statement | null = null;
+
+  /**
+   * What SqlStore keeps (./sql/ingest-reads.ts) is stale when another store on this file, in
+   * this process, changed webhooks, event types or tenants (its changes are counted per file,
+   * one property read), or, checked at most once per OTHER_PROCESS_CHECK_MS, when another
+   * process committed to the file (PRAGMA data_version; each call cost as much as the SELECTs
+   * it saves, so not on every read). A failed check (a closed database) keeps nothing.
+   */
+  protected override keptReadsStale(): boolean | null {
+    let stale = this.fileChanges.count !== this.seenChanges;
+    this.seenChanges = this.fileChanges.count;
+    const now = Date.now();
+    if (now - this.dataVersionCheckedAt < OTHER_PROCESS_CHECK_MS) return stale;
+    try {
+      this.dataVersionStatement ??= this.db.prepare("PRAGMA data_version").pluck();
+      const version = this.dataVersionStatement.get() as number;
+      if (version !== this.dataVersion) stale = true;
+      this.dataVersion = version;
+      this.dataVersionCheckedAt = now;
+      return stale;
+    } catch {
+      return null;
+    }
+  }
+
+  protected override announceChange(): void {
+    this.fileChanges.count++;
   }
 
   async migrate(): Promise<void> {
