@@ -50,7 +50,8 @@ export function makeEventTypeService(ctx: EngineContext): EventTypeService {
     async get(tenantId, name) {
       const eventType = await store.getEventType(tenantId, name);
       if (!eventType) throw notFound.eventType(name);
-      return eventType;
+      // The store may keep what ingest reads, frozen (src/store/sql/ingest-reads.ts): the caller gets its own copy.
+      return structuredClone(eventType);
     },
     list: (tenantId) => store.listEventTypes(tenantId),
     async delete(tenantId, name) {

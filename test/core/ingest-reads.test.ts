@@ -61,6 +61,28 @@ describe("ingest's kept reads", () => {
     expect(again.deliveries).toHaveLength(0);
   });
 
+  it("tenant ids and type names that run together never share a kept answer", async () => {
+    const herald = await openEngine();
+    await herald.tenants.create({ name: "a", id: "a" });
+    await herald.tenants.create({ name: "a-b", id: "a\nb" });
+    await herald.eventTypes.upsert("a\nb", { name: "c", schema: ORDER });
+    await expect(herald.eventTypes.get("a", "b\nc")).rejects.toMatchObject({ code: "HERALD_ERR_EVENT_TYPE_NOT_FOUND" });
+    await expect(herald.trigger("c", { total: "ten" }, null, { tenantId: "a\nb" })).rejects.toMatchObject({ field: "data.total" });
+    await expect(herald.eventTypes.get("a", "b\nc")).rejects.toMatchObject({ code: "HERALD_ERR_EVENT_TYPE_NOT_FOUND" });
+  });
+
+  it("an event type read through the engine is the caller's own copy", async () => {
+    const herald = await openEngine();
+    await herald.eventTypes.upsert(herald.defaultTenantId, { name: "order.paid", description: "paid", schema: ORDER });
+    await expect(herald.trigger("order.paid", { total: "ten" })).rejects.toMatchObject({ field: "data.total" }); // kept now
+    const got = await herald.eventTypes.get(herald.defaultTenantId, "order.paid");
+    got.description = "changed";
+    (got.schema as { required: string[] }).required.push("currency");
+    const again = await herald.eventTypes.get(herald.defaultTenantId, "order.paid");
+    expect({ description: again.description, required: (again.schema as { required: string[] }).required }).toEqual({ description: "paid", required: ["total"] });
+    expect((await herald.trigger("order.paid", { total: 10 })).event.type).toBe("order.paid"); // no currency needed
+  });
+
   it.skipIf(engineBackend !== "sqlite")("another connection's write to the SQLite file reaches ingest within a second", async () => {
     const herald = await openEngine();
     const webhook = await herald.webhooks.create({ url: URL_A });

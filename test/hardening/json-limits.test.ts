@@ -33,6 +33,18 @@ describe("assertJsonValue", () => {
     expect(refusal([nested(MAX_JSON_DEPTH)])?.message).toContain(`(at data[0]${".a".repeat(MAX_JSON_DEPTH - 1)})`);
   });
 
+  it("with several offenders names the walk's first: an array's items in order, an object's keys from the last", () => {
+    expect(refusal(JSON.parse("[1e400, 1e400]"))?.field).toBe("data[0]");
+    expect(refusal(JSON.parse('{"a": 1e400, "b": 1e400}'))?.field).toBe("data.b");
+    let deep: { field: unknown; message: string } | null = null;
+    try {
+      assertJsonValue([[[1]], Infinity], "data", 2);
+    } catch (error) {
+      deep = { field: (error as { field?: unknown }).field, message: (error as Error).message };
+    }
+    expect(deep).toEqual({ field: "data", message: expect.stringContaining("nested deeper than 2 levels (at data[0][0])") });
+  });
+
   it("takes what JSON carries: strings, booleans, null, empty containers, large finite numbers", () => {
     expect(refusal({ s: "x", b: true, n: null, e: [], o: {}, big: Number.MAX_VALUE, small: -Number.MIN_VALUE })).toBeNull();
     expect(refusal(null)).toBeNull();

@@ -289,7 +289,8 @@ export abstract class SqlStore implements Store {
 
   getEventType(tenantId: string, name: string) {
     if (!this.keepingReads()) return eventTypes.getEventType(this.sql, tenantId, name);
-    return this.eventTypes.read(`${tenantId}\n${name}`, () => eventTypes.getEventType(this.sql, tenantId, name));
+    // Length-prefixed: no tenant id and name can spell another pair's key (ids may hold any storable text).
+    return this.eventTypes.read(`${tenantId.length}:${tenantId}:${name}`, () => eventTypes.getEventType(this.sql, tenantId, name));
   }
 
   listEventTypes(tenantId: string) {

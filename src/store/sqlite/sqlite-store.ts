@@ -103,8 +103,8 @@ export class SqliteStore extends SqlStore {
   protected override keptReadsStale(): boolean | null {
     let stale = this.fileChanges.count !== this.seenChanges;
     this.seenChanges = this.fileChanges.count;
-    const now = Date.now();
-    if (now - this.dataVersionCheckedAt < OTHER_PROCESS_CHECK_MS) return stale;
+    const now = performance.now(); // monotonic: a wall clock stepped back must not stop the checks
+    if (this.dataVersionCheckedAt !== 0 && now - this.dataVersionCheckedAt < OTHER_PROCESS_CHECK_MS) return stale;
     try {
       this.dataVersionStatement ??= this.db.prepare("PRAGMA data_version").pluck();
       const version = this.dataVersionStatement.get() as number;
