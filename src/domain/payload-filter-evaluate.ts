@@ -8,6 +8,7 @@ import { RE2JS } from "re2js";
 import sift from "sift";
 import { invalidField } from "../errors.js";
 import { isJsonObject } from "./json-limits.js";
+import { budgetedTest, type PatternBudget } from "./re2-budget.js";
 
 /** What a filter is evaluated against. */
 export interface FilteredEvent {
@@ -30,9 +31,6 @@ export const FILTER_PATTERN_BUDGET_MS = 50;
  * over an array of 1,000 items fit.
  */
 export const MAX_FILTER_STEPS = 200_000;
-/** A test's worst case, charged before it runs (as in event-schemas.ts: about 16 ns per instruction per character, and a floor per character). */
-const NS_PER_STEP = 20;
-const STEP_OVERHEAD = 16;
 
 export const LOGICAL = ["$and", "$or", "$nor"];
 /** `$type`'s names (MongoDB's, for the types JSON has). */
@@ -50,9 +48,8 @@ export const isOperatorObject = (value: unknown): value is Record<string, unknow
 
 // ---- $regex on RE2
 
-let patternBudgetNs = 0;
-
-class PatternBudgetExceeded extends Error {}
+/** The regex allowance of the evaluation under way (evaluation is synchronous: one slot serves every filter). */
+const patternBudget: PatternBudget = { ns: 0 };
 
 export function compilePattern(source: unknown, options: unknown, at: string): (text: string) => boolean {
   if (typeof source !== "string" || source.length > MAX_FILTER_PATTERN_LENGTH) {
@@ -80,15 +77,7 @@ export function compilePattern(source: unknown, options: unknown, at: string): (
   if (programSize > MAX_FILTER_PATTERN_PROGRAM) {
     throw invalidField(at, `${JSON.stringify(source)} compiles to ${programSize} RE2 instructions; the limit is ${MAX_FILTER_PATTERN_PROGRAM} (a counted repetition such as .{1,1000} repeats what it counts): use a smaller count`);
   }
-  const worstPerChar = (programSize + STEP_OVERHEAD) * NS_PER_STEP;
-  return (text) => {
-    // Runs only if its worst case fits what is left of the evaluation's allowance; what it took is charged.
-    if (worstPerChar * (text.length + 1) > patternBudgetNs) throw new PatternBudgetExceeded();
-    const start = performance.now();
-    const matched = re.test(text);
-    patternBudgetNs -= (performance.now() - start) * 1e6;
-    return matched;
-  };
+  return budgetedTest(re, () => patternBudget);
 }
 
 // ---- sift, with Herald's operators only
@@ -207,7 +196,7 @@ function operandWithEq(operator: string, operand: unknown): unknown {
 export function compileFilter(filter: Record<string, unknown>): PayloadFilterTester {
   const test = sift.createQueryTester(withEq(filter), { operations: OPERATIONS });
   return (event) => {
-    patternBudgetNs = FILTER_PATTERN_BUDGET_MS * 1e6;
+    patternBudget.ns = FILTER_PATTERN_BUDGET_MS * 1e6;
     stepsLeft = MAX_FILTER_STEPS;
     try {
       return test(event);

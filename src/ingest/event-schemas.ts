@@ -52,6 +52,7 @@ import { Ajv, type ErrorObject, type FuncKeywordDefinition, type Options, type V
 import { LRUCache } from "lru-cache";
 import { RE2JS } from "re2js";
 import { MAX_JSON_DEPTH, assertJsonValue, childPath, isJsonObject } from "../domain/json-limits.js";
+import { budgetedTest, type PatternBudget, PatternBudgetExceeded } from "../domain/re2-budget.js";
 import { HeraldError, invalidField } from "../errors.js";
 import type { Store } from "../store/store.js";
 
@@ -75,12 +76,6 @@ export const MAX_SCHEMA_PROGRAM = 20_000;
 /** Time pattern tests may take per ingest call, and more per character of data checked. */
 export const PATTERN_BUDGET_MS = 100;
 export const PATTERN_BUDGET_NS_PER_CHAR = 1_000;
-/**
- * A test's worst case, charged before it runs: RE2's NFA steps through every instruction for
- * every character (about 16 ns each here, and a floor per character whatever the program).
- */
-const NS_PER_STEP = 20;
-const STEP_OVERHEAD = 16;
 /** Subschema entries the cost analysis may build: past it a schema is too intricate to bound. */
 const MAX_ANALYSIS_ENTRIES = 50_000;
 /** DFA cache a schema's patterns may keep, shared by program size; and the least and most one pattern gets. */
@@ -120,12 +115,7 @@ export function makeAjv(options: Options): Ajv {
 // ---- patterns on RE2
 
 /** Pattern work left in the ingest call being validated; validation is synchronous, so one slot serves every engine. */
-interface PatternBudget {
-  ns: number;
-}
 let activeBudget: PatternBudget | null = null;
-
-class PatternBudgetExceeded extends Error {}
 
 type RegExpEngine = NonNullable<NonNullable<Options["code"]>["regExp"]>;
 
@@ -219,19 +209,11 @@ function compilePattern(source: string, at: string): Pattern {
   }
   const programSize = re.programSize();
   if (programSize > MAX_PATTERN_PROGRAM) throw tooComplex(at, source, programSize);
-  const worstPerChar = (programSize + STEP_OVERHEAD) * NS_PER_STEP;
   return {
     programSize,
     re,
-    // A test runs only if its worst case fits what is left; what it really took is then charged.
-    test(text: string): boolean {
-      const budget = activeBudget ?? { ns: PATTERN_BUDGET_MS * 1e6 };
-      if (worstPerChar * (text.length + 1) > budget.ns) throw new PatternBudgetExceeded();
-      const start = performance.now();
-      const matched = re.test(text);
-      budget.ns -= (performance.now() - start) * 1e6;
-      return matched;
-    },
+    // Outside an ingest call (a schema checked on its own) each test gets a fresh allowance.
+    test: budgetedTest(re, () => activeBudget ?? { ns: PATTERN_BUDGET_MS * 1e6 }),
     // ajv keys a schema's patterns by this: one object per pattern text.
     toString: () => source,
   };
